@@ -92,13 +92,13 @@ type Rule struct {
 	Section string `json:"section"`
 	Index   int    `json:"index"`
 
-	Path      string `json:"path,omitempty"`    // MatchPath, and syscall matchPaths targets
-	ExecName  string `json:"execname,omitempty"` // MatchExecName
-	Dir       string `json:"dir,omitempty"`     // MatchDirectory, ends in "/"
-	Recursive bool   `json:"recursive,omitempty"`
-	Pattern   string `json:"pattern,omitempty"`    // MatchPattern
-	Protocol  string `json:"protocol,omitempty"`   // MatchProtocol, lowercase
-	Domain    string `json:"domain,omitempty"`     // MatchDNS, without leading/trailing dots
+	Path       string `json:"path,omitempty"`     // MatchPath, and syscall matchPaths targets
+	ExecName   string `json:"execname,omitempty"` // MatchExecName
+	Dir        string `json:"dir,omitempty"`      // MatchDirectory, ends in "/"
+	Recursive  bool   `json:"recursive,omitempty"`
+	Pattern    string `json:"pattern,omitempty"`    // MatchPattern
+	Protocol   string `json:"protocol,omitempty"`   // MatchProtocol, lowercase
+	Domain     string `json:"domain,omitempty"`     // MatchDNS, without leading/trailing dots
 	Capability string `json:"capability,omitempty"` // MatchCapability, lowercase without "cap_"
 	// Syscalls lists syscall names for syscall rules (MatchSyscall, or a
 	// syscall matchPaths rule where Path/Dir is the target).
@@ -166,6 +166,6 @@ type Policy struct {
 	Rules     []Rule   `json:"rules"`
 	Presets   []Preset `json:"presets,omitempty"`
 	// AppArmor holds raw AppArmor lines (spec.apparmor) for the AppArmor enforcer.
-	AppArmor string `json:"apparmor,omitempty"`
+	AppArmor string   `json:"apparmor,omitempty"`
 	Location Location `json:"location"`
 }
