@@ -2,9 +2,9 @@
 package main
 
 import (
-	"fmt"
+	"os"
 
-	"github.com/bulwark-security/bulwark/internal/version"
+	"github.com/bulwark-security/bulwark/internal/cli"
 )
 
-func main() { fmt.Println("bulwark", version.String()) }
+func main() { os.Exit(cli.Run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,3 +1,67 @@
 // Package policy loads, validates, normalises and lints KubeArmor policies
 // (security.kubearmor.com/v1) into the model defined in model.go.
+//
+// # Loading
+//
+// LoadPaths reads files, directories (recursively: *.yaml, *.yml, *.json)
+// and "-" (standard input); LoadBytes reads one buffer. Inputs may hold
+// several YAML documents, JSON, a top-level list or a kind: List. Every
+// problem becomes a Diagnostic with file, line, column and the dotted JSON
+// path of the offending value; loading never stops at the first problem.
+// Objects of other kinds are skipped with a note, empty documents ignored.
+//
+// # Validation
+//
+// Objects are checked against the structural schemas of the CRDs that
+// controller-gen generates from api/security/v1 (embedded from
+// deploy/crds), so "valid" means what a Kubernetes API server accepts:
+// types, required fields (including a host policy's nodeSelector and the
+// fromSource of its network and capability rules), enums, patterns and
+// limits. On top of that, semantic checks catch what the schemas cannot
+// express (a process matchPaths rule needs exactly one of path and
+// execname; syscall fromSource dirs end in a slash; protocol and
+// capability comma lists name known items; ...).
+//
+// By default duplicate mapping keys, unknown fields and semantic problems
+// are errors: Kubernetes keeps the last duplicate and prunes unknown
+// fields, which silently drops rules. With Options.Lenient they are
+// warnings, so lenient loading accepts exactly what Kubernetes accepts;
+// schema violations stay errors. A policy with an error is left out of
+// Result.Policies.
+//
+// # Normalisation
+//
+// Normalisation follows KubeArmor's daemon:
+//
+//   - action, severity, tags and message are inherited rule → section →
+//     spec; the action defaults to Block and is read case-insensitively
+//     (a lowercase action draws a warning, since the CRD enum rejects it);
+//   - syscall rules are always Audit;
+//   - protocol, capability and DNS domain comma lists become one rule per
+//     item with the same Section and Index; protocols and capabilities are
+//     lowercased and "cap_" is stripped; domains are lowercased and lose
+//     leading and trailing dots;
+//   - the kubearmor.io/container.name label leaves MatchLabels for
+//     Selector.ContainerNames ("[a, b]" lists; a bare value is one name);
+//   - node selectors, including "*", comma lists and
+//     kubearmor.io/hostnamereg, are kept verbatim in NodeLabels for the
+//     engine to interpret.
+//
+// Where upstream is ambiguous this package decides: a KubeArmorPolicy
+// without namespace gets "default" (what kubectl does with the default
+// context); a preset without action takes the spec's action and must end
+// up Audit or Block; a syscall matchPaths path ending in "/" becomes a
+// MatchDirectory rule, otherwise MatchPath; fromSource entries without a
+// path are reported and dropped; a KubeArmorNetworkPolicy is validated
+// fully but normalised only to its kind, name and selectors.
+//
+// # Lint
+//
+// Lint (also run by LoadPaths and LoadBytes) warns about valid policies
+// that are probably wrong: Allow and Block on one target, duplicate rules
+// and exact paths covered by a directory rule (within one policy or across
+// policies with the same selector), patterns that cannot match a path,
+// Allow rules that switch a class to allow-list mode, paths longer than
+// PATH_MAX or KubeArmor's 200-byte limit, and, with Options.Root, targets
+// that are symlinks.
 package policy
