@@ -1,0 +1,165 @@
+package pathglob
+
+import (
+	"math/bits"
+	"strings"
+	"unicode/utf8"
+)
+
+// Glob is a compiled pattern. It is immutable and safe for concurrent use.
+type Glob struct {
+	pattern string
+	// prefix is the literal text every match starts with; when literal is
+	// set it is the whole pattern and the NFA is empty.
+	prefix  string
+	literal bool
+
+	states   []state  // NFA states that consume a rune, plus one match state
+	closures []uint64 // words bitsets per state: closure of its successor
+	start    []uint64 // closure of the entry point
+	words    int      // bitset length in uint64 words
+	accept   int      // index of the match state
+}
+
+// predKind says which runes a state consumes.
+type predKind uint8
+
+const (
+	predRune     predKind = iota // exactly r
+	predNotSlash                 // any rune but '/'
+	predAnyRune                  // any rune
+	predClass                    // cls.contains
+)
+
+type state struct {
+	kind predKind
+	r    rune
+	cls  *charClass
+}
+
+func (s *state) accepts(r rune) bool {
+	switch s.kind {
+	case predRune:
+		return r == s.r
+	case predNotSlash:
+		return r != '/'
+	case predAnyRune:
+		return true
+	default:
+		return s.cls.contains(r)
+	}
+}
+
+// Compile parses pattern and compiles it for matching.
+func Compile(pattern string) (*Glob, error) {
+	seq, err := parse(pattern)
+	if err != nil {
+		return nil, err
+	}
+	g := &Glob{pattern: pattern}
+	n := literalPrefixLen(seq)
+	var prefix strings.Builder
+	for _, nd := range seq[:n] {
+		prefix.WriteRune(nd.r)
+	}
+	g.prefix = prefix.String()
+	if n == len(seq) {
+		g.literal = true
+		return g, nil
+	}
+	newBuilder().build(g, seq[n:])
+	return g, nil
+}
+
+// MustCompile is like Compile but panics on a malformed pattern. It is meant
+// for patterns known at build time.
+func MustCompile(pattern string) *Glob {
+	g, err := Compile(pattern)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// Match reports whether path matches pattern. It compiles the pattern on
+// every call; compile once with Compile to match many paths. A malformed
+// pattern matches nothing.
+func Match(pattern, path string) bool {
+	g, err := Compile(pattern)
+	return err == nil && g.Match(path)
+}
+
+// literalPrefixLen counts the leading literal nodes of seq. U+FFFD ends the
+// prefix because, in a path, it also stands for an invalid byte that a byte
+// comparison would not match.
+func literalPrefixLen(seq []node) int {
+	for i, nd := range seq {
+		if nd.kind != nodeLiteral || nd.r == utf8.RuneError {
+			return i
+		}
+	}
+	return len(seq)
+}
+
+// String returns the source pattern.
+func (g *Glob) String() string { return g.pattern }
+
+// Literal returns the pattern's only match and true when it contains no
+// metacharacters (after unescaping).
+func (g *Glob) Literal() (string, bool) { return g.prefix, g.literal }
+
+// Prefix returns the literal text that every matching path starts with,
+// useful for indexing many globs.
+func (g *Glob) Prefix() string { return g.prefix }
+
+// stackWords is the largest NFA (in 64-state words) matched without
+// allocating.
+const stackWords = 4
+
+// Match reports whether path matches the whole pattern.
+func (g *Glob) Match(path string) bool {
+	if g.literal {
+		return path == g.prefix
+	}
+	if !strings.HasPrefix(path, g.prefix) {
+		return false
+	}
+	rest := path[len(g.prefix):]
+
+	var bufCur, bufNext [stackWords]uint64
+	cur, next := bufCur[:], bufNext[:]
+	if g.words > stackWords {
+		cur, next = make([]uint64, g.words), make([]uint64, g.words)
+	}
+	cur, next = cur[:g.words], next[:g.words]
+	copy(cur, g.start)
+
+	for i := 0; i < len(rest); {
+		r, size := rune(rest[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(rest[i:])
+		}
+		i += size
+		clear(next)
+		alive := false
+		for w, word := range cur {
+			for word != 0 {
+				s := w*64 + bits.TrailingZeros64(word)
+				word &= word - 1
+				if s == g.accept || !g.states[s].accepts(r) {
+					continue
+				}
+				succ := g.closures[s*g.words : (s+1)*g.words]
+				for k := range next {
+					next[k] |= succ[k]
+				}
+				alive = true
+			}
+		}
+		if !alive {
+			return false
+		}
+		cur, next = next, cur
+	}
+	return cur[g.accept/64]&(1<<(g.accept%64)) != 0
+}
