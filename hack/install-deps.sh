@@ -6,7 +6,7 @@ set -euo pipefail
 apt_packages=(
   make gcc                          # build
   clang-19 llvm-19 libbpf-dev bpftool   # BPF C (bpf2go) and vmlinux.h
-  protobuf-compiler                 # gRPC stubs
+  protobuf-compiler libprotobuf-dev # gRPC stubs (and google/protobuf/empty.proto)
   qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio   # kernel lab
   apparmor                          # apparmor_parser for profile checks and the guest
 )

@@ -171,3 +171,14 @@ func TestValidateCorpus(t *testing.T) {
 		t.Errorf("summary does not count 592 files:\n%s", out[max(0, len(out)-200):])
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	code, out, _ := run(t, "", "__complete", "policy", "explain", "--op", "")
+	if code != ExitOK || !strings.Contains(out, "capabilities\n") || !strings.Contains(out, "syscall\n") {
+		t.Errorf("exit %d, completions of --op:\n%s", code, out)
+	}
+	code, out, _ = run(t, "", "completion", "bash")
+	if code != ExitOK || !strings.Contains(out, "bash completion") {
+		t.Errorf("exit %d, bash completion script missing:\n%.200s", code, out)
+	}
+}

@@ -100,6 +100,16 @@ An operation no policy speaks about is Allow with source "none".`,
 	f.StringVar(&o.op.SocketType, "socket-type", "", "socket type: stream, dgram, raw, seqpacket, rdm, packet, dccp")
 	f.StringVar(&o.op.Capability, "capability", "", "capability name (net_raw or CAP_NET_RAW)")
 	f.StringVar(&o.op.Syscall, "syscall", "", "syscall name")
+
+	_ = cmd.MarkFlagFilename("file", "yaml", "yml", "json")
+	completeWords(cmd, "op", "process", "file", "network", "capabilities", "syscall")
+	completeWords(cmd, "policy-mode", "enabled", "disabled", "audited")
+	completeWords(cmd, "protocol", "tcp", "udp", "icmp", "icmpv6", "raw", "sctp", "all")
+	completeWords(cmd, "socket-type", "stream", "dgram", "raw", "seqpacket", "rdm", "packet", "dccp")
+	for _, name := range []string{"file-posture", "network-posture", "capabilities-posture"} {
+		completeWords(cmd, name, "audit", "block")
+	}
+	completeWords(cmd, "output", "text", "json")
 	return cmd
 }
 

@@ -50,6 +50,11 @@ was found, 2 on a usage error.`,
 	cmd.Flags().BoolVar(&o.lenient, "lenient", false, "report duplicate keys and unknown fields as warnings, as Kubernetes would accept them")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&o.root, "root", "", "resolve policy paths under this root directory to warn about symlinked targets")
+	_ = cmd.MarkFlagDirname("root")
+	completeWords(cmd, "output", "text", "json")
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"yaml", "yml", "json"}, cobra.ShellCompDirectiveFilterFileExt
+	}
 	return cmd
 }
 

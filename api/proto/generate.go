@@ -1,0 +1,3 @@
+package protoapi
+
+//go:generate bash gen.sh
