@@ -69,20 +69,11 @@ func BenchmarkCompile10kRules(b *testing.B) {
 	}
 }
 
-func BenchmarkDecide1kRules(b *testing.B) {
-	rs := Compile(syntheticPolicies(1_000), web)
-	ops := syntheticOps()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		rs.Decide(ops[i%len(ops)])
-		i++
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
-}
+func BenchmarkDecide1kRules(b *testing.B)  { benchmarkDecide(b, 1_000) }
+func BenchmarkDecide10kRules(b *testing.B) { benchmarkDecide(b, 10_000) }
 
-func BenchmarkDecide10kRules(b *testing.B) {
-	rs := Compile(syntheticPolicies(10_000), web)
+func benchmarkDecide(b *testing.B, rules int) {
+	rs := Compile(syntheticPolicies(rules), web)
 	ops := syntheticOps()
 	b.ReportAllocs()
 	i := 0

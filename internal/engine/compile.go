@@ -49,11 +49,16 @@ func Compile(policies []*policy.Policy, w Workload) *RuleSet {
 		allowList: make(map[policy.Class]bool),
 		posture:   make(map[policy.Class]Decision),
 	}
-	if rs.mode == "" {
-		rs.mode = PolicyEnabled
-	}
 	if !w.Host && w.NamespaceAnnotations != nil {
 		rs.postures, rs.warnings = ResolvePostures(w.Postures, w.NamespaceAnnotations)
+	}
+	switch rs.mode {
+	case PolicyEnabled, PolicyDisabled, PolicyAudited:
+	default:
+		if rs.mode != "" {
+			rs.warnings = append(rs.warnings, fmt.Sprintf("unknown policy mode %q; enforcing", rs.mode))
+		}
+		rs.mode = PolicyEnabled
 	}
 	slices.SortStableFunc(rs.policies, func(a, b *policy.Policy) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))

@@ -43,8 +43,8 @@ type Decision struct {
 	Source     DecisionSource `json:"source"`
 	PolicyName string         `json:"policyName,omitempty"`
 	// Rule, Matcher, Severity, Tags and Message describe the deciding rule
-	// and are empty for posture and no-match decisions. Tags is shared with
-	// the policy and must not be modified.
+	// and are empty for posture and no-match decisions. Rule and Tags are
+	// shared with the RuleSet and the policy and must not be modified.
 	Rule     *RuleRef       `json:"rule,omitempty"`
 	Matcher  policy.Matcher `json:"matcher,omitempty"`
 	Severity int            `json:"severity,omitempty"`

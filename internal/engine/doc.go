@@ -114,7 +114,8 @@
 //
 // # Policy modes and postures
 //
-//   - enabled (the default, and any unrecognised value): as above.
+//   - enabled (the default; an unrecognised value is enabled with a
+//     warning): as above.
 //   - disabled: nothing is enforced or reported; every decision is Allow
 //     with source none.
 //   - audited: nothing is denied. A deny becomes Audit (Block), both from a

@@ -4,60 +4,47 @@ import "github.com/bulwark-security/bulwark/internal/policy"
 
 // Rule builders for tests. Section names follow the loader's convention.
 
-func rule(class policy.Class, m policy.Matcher, section string, a policy.Action) policy.Rule {
-	return policy.Rule{Class: class, Matcher: m, Section: section, Action: a}
-}
-
-func procPath(path string, a policy.Action) policy.Rule {
-	r := rule(policy.ClassProcess, policy.MatchPath, "process.matchPaths", a)
-	r.Path = path
+// rule builds a rule whose matcher reads target.
+func rule(class policy.Class, m policy.Matcher, section string, a policy.Action, target string) policy.Rule {
+	r := policy.Rule{Class: class, Matcher: m, Section: section, Action: a}
+	field := map[policy.Matcher]*string{
+		policy.MatchPath: &r.Path, policy.MatchExecName: &r.ExecName, policy.MatchDirectory: &r.Dir,
+		policy.MatchPattern: &r.Pattern, policy.MatchProtocol: &r.Protocol, policy.MatchCapability: &r.Capability,
+	}[m]
+	if field != nil {
+		*field = target
+	}
 	return r
 }
 
-func procExecName(name string, a policy.Action) policy.Rule {
-	r := rule(policy.ClassProcess, policy.MatchExecName, "process.matchPaths", a)
-	r.ExecName = name
-	return r
+// builder returns a constructor of rules of one class, matcher and section.
+func builder(class policy.Class, m policy.Matcher, section string) func(string, policy.Action) policy.Rule {
+	return func(target string, a policy.Action) policy.Rule { return rule(class, m, section, a, target) }
 }
 
-func procDir(dir string, recursive bool, a policy.Action) policy.Rule {
-	r := rule(policy.ClassProcess, policy.MatchDirectory, "process.matchDirectories", a)
-	r.Dir, r.Recursive = dir, recursive
-	return r
+// dirBuilder is builder for directory rules, which also take Recursive.
+func dirBuilder(class policy.Class, section string) func(string, bool, policy.Action) policy.Rule {
+	build := builder(class, policy.MatchDirectory, section)
+	return func(dir string, recursive bool, a policy.Action) policy.Rule {
+		r := build(dir, a)
+		r.Recursive = recursive
+		return r
+	}
 }
 
-func filePath(path string, a policy.Action) policy.Rule {
-	r := rule(policy.ClassFile, policy.MatchPath, "file.matchPaths", a)
-	r.Path = path
-	return r
-}
-
-func fileDir(dir string, recursive bool, a policy.Action) policy.Rule {
-	r := rule(policy.ClassFile, policy.MatchDirectory, "file.matchDirectories", a)
-	r.Dir, r.Recursive = dir, recursive
-	return r
-}
-
-func filePattern(pattern string, a policy.Action) policy.Rule {
-	r := rule(policy.ClassFile, policy.MatchPattern, "file.matchPatterns", a)
-	r.Pattern = pattern
-	return r
-}
-
-func protocol(p string, a policy.Action) policy.Rule {
-	r := rule(policy.ClassNetwork, policy.MatchProtocol, "network.matchProtocols", a)
-	r.Protocol = p
-	return r
-}
-
-func capability(c string, a policy.Action) policy.Rule {
-	r := rule(policy.ClassCapabilities, policy.MatchCapability, "capabilities.matchCapabilities", a)
-	r.Capability = c
-	return r
-}
+var (
+	procPath     = builder(policy.ClassProcess, policy.MatchPath, "process.matchPaths")
+	procExecName = builder(policy.ClassProcess, policy.MatchExecName, "process.matchPaths")
+	procDir      = dirBuilder(policy.ClassProcess, "process.matchDirectories")
+	filePath     = builder(policy.ClassFile, policy.MatchPath, "file.matchPaths")
+	fileDir      = dirBuilder(policy.ClassFile, "file.matchDirectories")
+	filePattern  = builder(policy.ClassFile, policy.MatchPattern, "file.matchPatterns")
+	protocol     = builder(policy.ClassNetwork, policy.MatchProtocol, "network.matchProtocols")
+	capability   = builder(policy.ClassCapabilities, policy.MatchCapability, "capabilities.matchCapabilities")
+)
 
 func syscalls(names ...string) policy.Rule {
-	r := rule(policy.ClassSyscalls, policy.MatchSyscall, "syscalls.matchSyscalls", policy.ActionAudit)
+	r := rule(policy.ClassSyscalls, policy.MatchSyscall, "syscalls.matchSyscalls", policy.ActionAudit, "")
 	r.Syscalls = names
 	return r
 }

@@ -25,6 +25,9 @@ func linearDecide(rs *RuleSet, op Operation) Decision {
 	return ev.result(class)
 }
 
+// globCache keeps linearDecide fast; tests using it do not run in parallel.
+var globCache = map[string]*pathglob.Glob{}
+
 func targetMatches(r *policy.Rule, op Operation) bool {
 	if kind := opKinds[r.Class]; kind != op.Kind {
 		return false
@@ -38,7 +41,12 @@ func targetMatches(r *policy.Rule, op Operation) bool {
 	case policy.MatchDirectory:
 		return inDir(r.Dir, r.Recursive, op.Path)
 	case policy.MatchPattern:
-		return pathglob.MustCompile(r.Pattern).Match(op.Path)
+		g, ok := globCache[r.Pattern]
+		if !ok {
+			g = pathglob.MustCompile(r.Pattern)
+			globCache[r.Pattern] = g
+		}
+		return g.Match(op.Path)
 	case policy.MatchProtocol:
 		return r.Protocol == "all" || r.Protocol == op.Protocol || r.Protocol == op.SocketType
 	case policy.MatchCapability:

@@ -63,4 +63,9 @@ func TestCompileWarnsAndSkipsBadPatterns(t *testing.T) {
 	if rs.Mode() != PolicyEnabled || len(rs.Policies()) != 1 || rs.Postures() != web.Postures {
 		t.Error("accessors are wrong")
 	}
+	odd := web
+	odd.PolicyMode = "patched"
+	if rs := Compile(nil, odd); rs.Mode() != PolicyEnabled || len(rs.Warnings()) != 1 {
+		t.Errorf("unknown mode: %s %q", rs.Mode(), rs.Warnings())
+	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -181,29 +182,14 @@ func conditionNames(r *policy.Rule) string {
 
 // describeTarget renders what a rule matches, e.g. "directory /etc/, recursive".
 func describeTarget(r *policy.Rule) string {
-	var s string
-	switch {
-	case r.Class == policy.ClassSyscalls:
+	// A normalised rule sets exactly the one field its matcher reads.
+	target := cmp.Or(r.Path, r.ExecName, r.Dir, r.Pattern, r.Protocol, r.Capability)
+	s := string(r.Matcher) + " " + target
+	if r.Class == policy.ClassSyscalls {
 		s = "syscalls " + strings.Join(r.Syscalls, ",")
-		if r.Path != "" {
-			s += " on " + r.Path
-		} else if r.Dir != "" {
-			s += " under " + r.Dir
+		if target != "" {
+			s += " on " + target
 		}
-	case r.Matcher == policy.MatchPath:
-		s = "path " + r.Path
-	case r.Matcher == policy.MatchExecName:
-		s = "execname " + r.ExecName
-	case r.Matcher == policy.MatchDirectory:
-		s = "directory " + r.Dir
-	case r.Matcher == policy.MatchPattern:
-		s = "pattern " + r.Pattern
-	case r.Matcher == policy.MatchProtocol:
-		s = "protocol " + r.Protocol
-	case r.Matcher == policy.MatchCapability:
-		s = "capability " + r.Capability
-	default:
-		s = string(r.Matcher)
 	}
 	if r.Recursive {
 		s += ", recursive"

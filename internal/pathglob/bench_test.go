@@ -1,8 +1,6 @@
 package pathglob
 
-import (
-	"testing"
-)
+import "testing"
 
 var benchGlobs = []struct{ name, pattern, path string }{
 	{"literal", "/etc/passwd", "/etc/passwd"},
@@ -44,4 +42,3 @@ func BenchmarkCompile(b *testing.B) {
 		MustCompile("/usr/{bin,sbin,local/{bin,sbin}}/{curl,wget,nc}")
 	}
 }
-

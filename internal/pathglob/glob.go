@@ -29,6 +29,7 @@ const (
 	predNotSlash                 // any rune but '/'
 	predAnyRune                  // any rune
 	predClass                    // cls.contains
+	predNone                     // nothing: the match state
 )
 
 type state struct {
@@ -45,9 +46,10 @@ func (s *state) accepts(r rune) bool {
 		return r != '/'
 	case predAnyRune:
 		return true
-	default:
+	case predClass:
 		return s.cls.contains(r)
 	}
+	return false
 }
 
 // Compile parses pattern and compiles it for matching.
@@ -121,11 +123,47 @@ func (g *Glob) Match(path string) bool {
 	if g.literal {
 		return path == g.prefix
 	}
-	if !strings.HasPrefix(path, g.prefix) {
+	rest, ok := strings.CutPrefix(path, g.prefix)
+	switch {
+	case !ok:
 		return false
+	case g.words == 1:
+		return g.matchWord(rest)
+	default:
+		return g.matchWords(rest)
 	}
-	rest := path[len(g.prefix):]
+}
 
+// decodeRune returns the rune at s[i] and its width, quickly for ASCII.
+func decodeRune(s string, i int) (rune, int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+// matchWord runs an NFA of at most 64 states, held in one register.
+func (g *Glob) matchWord(s string) bool {
+	cur := g.start[0]
+	for i := 0; i < len(s); {
+		r, size := decodeRune(s, i)
+		i += size
+		var next uint64
+		for word := cur; word != 0; word &= word - 1 {
+			if st := bits.TrailingZeros64(word); g.states[st].accepts(r) {
+				next |= g.closures[st]
+			}
+		}
+		if next == 0 {
+			return false
+		}
+		cur = next
+	}
+	return cur&(1<<g.accept) != 0
+}
+
+// matchWords runs a larger NFA; up to stackWords words it does not allocate.
+func (g *Glob) matchWords(s string) bool {
 	var bufCur, bufNext [stackWords]uint64
 	cur, next := bufCur[:], bufNext[:]
 	if g.words > stackWords {
@@ -134,24 +172,19 @@ func (g *Glob) Match(path string) bool {
 	cur, next = cur[:g.words], next[:g.words]
 	copy(cur, g.start)
 
-	for i := 0; i < len(rest); {
-		r, size := rune(rest[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(rest[i:])
-		}
+	for i := 0; i < len(s); {
+		r, size := decodeRune(s, i)
 		i += size
 		clear(next)
 		alive := false
 		for w, word := range cur {
-			for word != 0 {
-				s := w*64 + bits.TrailingZeros64(word)
-				word &= word - 1
-				if s == g.accept || !g.states[s].accepts(r) {
+			for ; word != 0; word &= word - 1 {
+				st := w*64 + bits.TrailingZeros64(word)
+				if !g.states[st].accepts(r) {
 					continue
 				}
-				succ := g.closures[s*g.words : (s+1)*g.words]
-				for k := range next {
-					next[k] |= succ[k]
+				for k, succ := range g.closures[st*g.words : (st+1)*g.words] {
+					next[k] |= succ
 				}
 				alive = true
 			}

@@ -153,3 +153,31 @@ func TestNoExponentialBlowUp(t *testing.T) {
 		t.Error("matched a path without b or c")
 	}
 }
+
+func TestMultiWordNFAAgreesWithReference(t *testing.T) {
+	patterns := []string{
+		"/*" + strings.Repeat("a?", 40) + "{x,y}",          // two words, on the stack
+		"/**" + strings.Repeat("[a-c]", 300) + "/**",       // beyond the stack limit
+		"/{" + strings.Repeat("a*,", 70) + "b}/" + "*.log", // wide alternation
+	}
+	paths := []string{
+		"/q" + strings.Repeat("ab", 40) + "x",
+		"/q" + strings.Repeat("ab", 40) + "z",
+		"/d/" + strings.Repeat("abc", 100) + "/e",
+		"/aaaa/x.log",
+		"/b/x.log",
+		"/c/x.log",
+	}
+	for _, p := range patterns {
+		g := MustCompile(p)
+		ref, err := referenceRegexp(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			if got, want := g.Match(path), ref.MatchString(path); got != want {
+				t.Errorf("%q vs %q: got %v, reference %v", p, path, got, want)
+			}
+		}
+	}
+}

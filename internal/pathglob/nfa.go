@@ -102,6 +102,7 @@ func (b *builder) build(g *Glob, seq []node) {
 			g.states[id] = in.st
 			copy(g.closures[id*b.words:], b.closure(in.next))
 		case instAccept:
+			g.states[id] = state{kind: predNone}
 			g.accept = id
 		}
 	}
