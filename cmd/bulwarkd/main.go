@@ -1,17 +1,23 @@
-// Command bulwarkd is Bulwark's node agent.
+// Command bulwarkd is Bulwark's node agent. See internal/agent.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/bulwark-security/bulwark/internal/version"
+	"github.com/bulwark-security/bulwark/internal/agent"
 )
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "version" || os.Args[1] == "--version") {
-		fmt.Println("bulwarkd", version.String())
-		return
-	}
-	fmt.Println("bulwarkd", version.String())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := agent.Main(ctx, agent.MainOptions{
+		Args:    os.Args[1:],
+		Environ: os.Environ(),
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+	})
+	stop()
+	os.Exit(code)
 }

@@ -35,6 +35,9 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 		return usageError("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())
 	})
 	root.AddCommand(newPolicyCommand(), newVersionCommand())
+	root.AddCommand(newLogsCommand())
+	root.AddCommand(newProbeCommand())
+	root.AddCommand(newApplyCommand(eventAdded), newApplyCommand(eventDeleted))
 	return root
 }
 

@@ -13,24 +13,16 @@ import (
 // checking it against the structural schema s (nil: anything goes). It
 // reports duplicate keys, unknown fields and schema violations, and prunes
 // what Kubernetes would prune: nulls, unknown fields and ill-typed values.
-// ok is false when the value is absent after pruning.
+// ok is false when the value is absent after pruning. measure has bounded
+// the size and depth of n.
 func (d *document) convert(n *yaml.Node, s *schema, path string) (v any, ok bool) {
-	if d.budget--; d.budget < 0 {
-		if !d.exhausted {
-			d.exhausted = true
-			d.report(SeverityError, path, n, "document too large or too deeply aliased (more than %d nodes)", nodeBudget)
-		}
-		return nil, false
-	}
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = resolve(n)
 	d.nodes[path] = n
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil, false
 	}
 	if s == nil {
-		return d.convertAny(n, path)
+		return d.convertAny(n, &lazyPath{name: path})
 	}
 	switch s.Type {
 	case "object":
@@ -48,7 +40,7 @@ func (d *document) convert(n *yaml.Node, s *schema, path string) (v any, ok bool
 		var b bool
 		return b, n.Decode(&b) == nil
 	default:
-		return d.convertAny(n, path)
+		return d.convertAny(n, &lazyPath{name: path})
 	}
 }
 
@@ -86,16 +78,16 @@ func describe(n *yaml.Node) string {
 
 // pairs iterates over the key/value pairs of a mapping node, reporting
 // non-scalar and duplicate keys. A duplicate's later value wins.
-func (d *document) pairs(n *yaml.Node, path string, yield func(key string, keyNode, value *yaml.Node)) {
+func (d *document) pairs(n *yaml.Node, path *lazyPath, yield func(key string, keyNode, value *yaml.Node)) {
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.report(SeverityError, path, k, "mapping key must be a string, not %s", describe(k))
+			d.report(SeverityError, path.String(), k, "mapping key must be a string, not %s", describe(k))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			d.report(d.strictness(), field(path, k.Value), k,
+			d.report(d.strictness(), path.key(k).String(), k,
 				"duplicate key %q (first at line %d); the last value wins and the earlier one is silently dropped", k.Value, first)
 		}
 		seen[k.Value] = k.Line
@@ -108,10 +100,10 @@ func (d *document) convertObject(n *yaml.Node, s *schema, path string) (any, boo
 		return d.typeError(n, path, "object")
 	}
 	if s.Properties == nil && s.AdditionalProperties == nil {
-		return d.convertAny(n, path)
+		return d.convertAny(n, &lazyPath{name: path})
 	}
 	out := make(map[string]any, len(n.Content)/2)
-	d.pairs(n, path, func(key string, keyNode, value *yaml.Node) {
+	d.pairs(n, &lazyPath{name: path}, func(key string, keyNode, value *yaml.Node) {
 		child := s.AdditionalProperties
 		if s.Properties != nil {
 			child = s.Properties[key]
@@ -224,29 +216,45 @@ func bound(b *float64) string {
 	return strconv.FormatFloat(*b, 'f', -1, 64)
 }
 
-// convertAny converts n without a schema (e.g. metadata).
-func (d *document) convertAny(n *yaml.Node, path string) (any, bool) {
-	switch n.Kind {
-	case yaml.MappingNode:
+// convertAny converts n without a schema (e.g. metadata). Only the
+// positions of n's direct children are recorded (e.g. metadata.name): the
+// paths of deeper values are built only when a diagnostic shows them.
+func (d *document) convertAny(n *yaml.Node, path *lazyPath) (any, bool) {
+	n = resolve(n)
+	if path.parent != nil && path.parent.parent == nil {
+		d.nodes[path.String()] = n
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return nil, false
+	case n.Kind == yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
-		d.pairs(n, path, func(key string, _, value *yaml.Node) {
-			if v, ok := d.convert(value, nil, field(path, key)); ok {
-				out[key] = v
+		d.pairs(n, path, func(_ string, keyNode, value *yaml.Node) {
+			if v, ok := d.convertAny(value, path.key(keyNode)); ok {
+				out[keyNode.Value] = v
 			}
 		})
 		return out, true
-	case yaml.SequenceNode:
+	case n.Kind == yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, item := range n.Content {
-			v, _ := d.convert(item, nil, index(path, i))
+			v, _ := d.convertAny(item, path.item(n, i))
 			out = append(out, v)
 		}
 		return out, true
 	}
 	var v any
 	if err := n.Decode(&v); err != nil {
-		d.report(SeverityError, path, n, "invalid value: %v", err)
+		d.report(SeverityError, path.String(), n, "invalid value: %v", err)
 		return nil, false
 	}
 	return v, true
+}
+
+// resolve follows aliases to the value they refer to.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
 }

@@ -10,6 +10,37 @@
 // path of the offending value; loading never stops at the first problem.
 // Objects of other kinds are skipped with a note, empty documents ignored.
 //
+// # Limits
+//
+// Inputs are untrusted (the loader also serves a network API), so reading
+// one takes time and memory linear in its size whatever it holds. Past the
+// limits below, loading reports an error diagnostic positioned at the value
+// where the limit was hit and leaves out what it concerns:
+//
+//   - an input is at most Options.MaxFileSize bytes (default 4 MiB): "input
+//     is larger than the limit of N bytes";
+//   - at most 10,000 YAML documents, empty ones included: "more than 10000
+//     YAML documents; the rest are not read";
+//   - mappings and sequences nest at most 100 levels: "nested more than 100
+//     levels deep", or "alias *a nests more than 100 levels deep";
+//   - YAML aliases are accepted, as kubectl and the API server accept them,
+//     but an alias inside the value it refers to is not: "alias *a refers to
+//     a value that contains it"; and each alias counts as a copy of its
+//     value towards the size limit of the input, which is 256Ki values
+//     (keys, scalars, mappings, sequences) and 2 MiB of key and scalar text
+//     per MiB of Options.MaxFileSize (at least 64 KiB), so 1,048,576 values
+//     and 8 MiB at the default: "input too large: more than N values or M
+//     bytes of text with aliases expanded (at alias *a)". Sizes are measured
+//     before the document is read any further (an anchored value once, so a
+//     "billion laughs" document is rejected in well under a millisecond),
+//     and past the size limit the rest of the input is not read;
+//   - at most 32Ki normalised rules (comma lists expanded) per MiB of
+//     Options.MaxFileSize: "more than N rules in one input (comma lists
+//     expanded)";
+//   - at most 1,000 diagnostics per input are reported, then "more than 1000
+//     problems; the rest are not reported"; the unreported problems still
+//     keep their policies out of Result.Policies.
+//
 // # Validation
 //
 // Objects are checked against the structural schemas of the CRDs that
@@ -60,7 +91,9 @@
 // Lint (also run by LoadPaths and LoadBytes) warns about valid policies
 // that are probably wrong: Allow and Block on one target, duplicate rules
 // and exact paths covered by a directory rule (within one policy or across
-// policies with the same selector), patterns that cannot match a path,
+// policies with the same selector; rules are compared through indexes, so a
+// rule is reported once against the first earlier rule it conflicts with or
+// duplicates, and a path once per directory covering it), patterns that cannot match a path,
 // Allow rules that switch a class to allow-list mode, paths longer than
 // PATH_MAX or KubeArmor's 200-byte limit, and, with Options.Root, targets
 // that are symlinks.

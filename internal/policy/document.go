@@ -7,10 +7,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// nodeBudget bounds the nodes visited per document, so alias expansion
-// ("billion laughs") cannot exhaust memory.
-const nodeBudget = 1 << 20
-
 // document is one YAML document being checked. It records the value node of
 // every field path it visits, so later checks can point at exact positions.
 type document struct {
@@ -18,17 +14,28 @@ type document struct {
 	opts  Options
 	nodes map[string]*yaml.Node
 	diags []Diagnostic
-
-	budget    int
-	exhausted bool
+	// errors counts the error diagnostics, including dropped ones.
+	errors int
+	// budget is shared by the documents of one input.
+	budget *budget
 }
 
-func newDocument(file string, opts Options) *document {
-	return &document{file: file, opts: opts, nodes: make(map[string]*yaml.Node), budget: nodeBudget}
+func newDocument(file string, opts Options, b *budget) *document {
+	return &document{file: file, opts: opts, nodes: make(map[string]*yaml.Node), budget: b}
 }
 
-// report records a diagnostic positioned at n (which may be nil).
+// report records a diagnostic positioned at n (which may be nil). Past the
+// input's maxDiagnostics, diagnostics are counted but dropped.
 func (d *document) report(sev Severity, field string, n *yaml.Node, format string, args ...any) {
+	if sev == SeverityError {
+		d.errors++
+	}
+	if d.budget.diags--; d.budget.diags < 0 {
+		if d.budget.diags == -1 {
+			d.diags = append(d.diags, Diagnostic{File: d.file, Severity: SeverityError, Message: errTooMany})
+		}
+		return
+	}
 	diag := Diagnostic{File: d.file, Field: field, Severity: sev, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
 		diag.Line, diag.Column = n.Line, n.Column
@@ -63,15 +70,6 @@ func (d *document) location(field string) Location {
 		loc.Line, loc.Column = n.Line, n.Column
 	}
 	return loc
-}
-
-func (d *document) hasErrors() bool {
-	for _, diag := range d.diags {
-		if diag.Severity == SeverityError {
-			return true
-		}
-	}
-	return false
 }
 
 // strictness is the severity of problems Kubernetes would silently accept

@@ -123,7 +123,8 @@ func loadInput(name string, data []byte, readErr error, opts Options) *Result {
 	}
 	tabs := scanTabs(data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
+	b := newBudget(opts)
+	for docs := 1; ; docs++ {
 		var root yaml.Node
 		err := dec.Decode(&root)
 		if errors.Is(err, io.EOF) {
@@ -133,12 +134,22 @@ func loadInput(name string, data []byte, readErr error, opts Options) *Result {
 			res.Diagnostics = append(res.Diagnostics, syntaxError(name, err, tabs))
 			return res
 		}
+		if docs > maxDocuments {
+			res.Diagnostics = append(res.Diagnostics, Diagnostic{File: name, Line: root.Line, Column: root.Column,
+				Severity: SeverityError, Message: fmt.Sprintf("more than %d YAML documents; the rest are not read", maxDocuments)})
+			break
+		}
 		if len(root.Content) == 0 {
 			continue // empty document
 		}
-		d := newDocument(name, opts)
-		d.object(root.Content[0], "", res)
+		d := newDocument(name, opts, b)
+		if d.measure(root.Content[0]) {
+			d.object(root.Content[0], "", res)
+		}
 		res.Diagnostics = append(res.Diagnostics, d.diags...)
+		if b.exhausted() {
+			break // the rest would exceed the budget too
+		}
 	}
 	if len(tabs.inline) > 0 {
 		res.Diagnostics = append(res.Diagnostics, Diagnostic{File: name, Line: tabs.inline[0].line,

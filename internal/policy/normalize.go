@@ -44,9 +44,16 @@ type builder struct {
 }
 
 // emit completes r (class, section, index, location, inherited metadata)
-// and appends it.
+// and appends it. Past the input's limit, rules are reported once and
+// dropped.
 func (b builder) emit(sec section, i int, meta v1.RuleMeta, r Rule) {
 	path := index(b.path("spec."+sec.name), i)
+	if b.budget.rules--; b.budget.rules < 0 {
+		if b.budget.rules == -1 {
+			b.reportAt(SeverityError, path, "more than %d rules in one input (comma lists expanded)", b.budget.limit.rules)
+		}
+		return
+	}
 	r.Class, r.Section, r.Index = sec.class, sec.name, i
 	r.Location = b.location(path)
 	if cmp.Or(meta.Action, sec.meta.Action, b.spec.Action) == "" {

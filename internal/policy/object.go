@@ -17,9 +17,7 @@ var apiVersion = v1.SchemeGroupVersion.String()
 // policy, appends its normalised form to res. Lists (kind: List, or a
 // top-level sequence) are checked item by item.
 func (d *document) object(n *yaml.Node, path string, res *Result) {
-	for n.Kind == yaml.AliasNode {
-		n = n.Alias
-	}
+	n = resolve(n)
 	d.nodes[path] = n
 	switch n.Kind {
 	case yaml.SequenceNode:
@@ -93,13 +91,15 @@ func orNode(n, fallback *yaml.Node) *yaml.Node {
 }
 
 // policy validates a KubeArmor object of kind k and normalises it. It
-// returns nil when the object has errors.
+// returns nil when the object has errors (other objects of the document,
+// e.g. the items of a List, do not count).
 func (d *document) policy(k Kind, n *yaml.Node, path string) *Policy {
 	schemas, err := schemas()
 	if err != nil {
 		d.report(SeverityError, path, n, "load CRD schemas: %v", err)
 		return nil
 	}
+	errors := d.errors
 	value, _ := d.convert(n, schemas[k], path)
 	sub := d.sub(path)
 	obj, err := json.Marshal(value)
@@ -144,7 +144,7 @@ func (d *document) policy(k Kind, n *yaml.Node, path string) *Policy {
 		}
 	}
 	sub.metadata(p)
-	if d.hasErrors() {
+	if d.errors > errors {
 		return nil
 	}
 	return p

@@ -1,0 +1,77 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/bulwark-security/bulwark/internal/metrics"
+	"github.com/bulwark-security/bulwark/internal/pipeline"
+	"github.com/bulwark-security/bulwark/internal/server"
+)
+
+// TLS file names in tlsCertPath (the names of a Kubernetes TLS secret).
+const (
+	tlsCertFile = "tls.crt"
+	tlsKeyFile  = "tls.key"
+	tlsCAFile   = "ca.crt" // optional: when present, clients need a certificate (mTLS)
+)
+
+// DefaultComponents builds bulwarkd's components from the configuration:
+// the alert/log pipeline (logPath, alertThrottling, maxAlertPerSec,
+// throttleSec), the gRPC server (gRPC, gRPCHealthPort, tls*; LogService,
+// and PolicyService/ProbeService backed by the policy store) and, when
+// metricsAddr is set, the metrics endpoint.
+func DefaultComponents(env Env) ([]Component, error) {
+	cfg := env.Config
+	reg := metrics.NewRegistry()
+	throttle := cfg.AlertThrottling
+	p, err := pipeline.New(pipeline.Options{
+		LogPath: cfg.LogPath,
+		Throttle: pipeline.ThrottleOptions{
+			Enabled: &throttle, MaxAlertsPerSec: cfg.MaxAlertPerSec, ThrottleSec: cfg.ThrottleSec,
+		},
+		Logger:      env.Logger.With("component", "pipeline"),
+		Registerer:  reg,
+		ClusterName: cfg.Cluster,
+		HostName:    cfg.Host,
+		NodeID:      env.NodeID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	sopts := server.Options{
+		Address:       cfg.GRPC,
+		HealthAddress: cfg.HealthAddress(),
+		Pipeline:      p,
+		Policies:      env.Store,
+		Logger:        env.Logger.With("component", "server"),
+	}
+	if cfg.TLSEnabled {
+		sopts.CertFile = filepath.Join(cfg.TLSCertPath, tlsCertFile)
+		sopts.KeyFile = filepath.Join(cfg.TLSCertPath, tlsKeyFile)
+		if ca := filepath.Join(cfg.TLSCertPath, tlsCAFile); fileExists(ca) {
+			sopts.ClientCAFile = ca
+		}
+	}
+	srv, err := server.New(sopts)
+	if err != nil {
+		if errors.Is(err, server.ErrInsecurePolicyAPI) {
+			return nil, fmt.Errorf("gRPC %s: %w", cfg.GRPC, err)
+		}
+		return nil, fmt.Errorf("gRPC server: %w", err)
+	}
+	comps := []Component{p, srv}
+	if cfg.MetricsAddr != "" {
+		ms := metrics.NewServer(cfg.MetricsAddr, reg)
+		ms.Logger = env.Logger.With("component", "metrics")
+		comps = append(comps, ms)
+	}
+	return comps, nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
