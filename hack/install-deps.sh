@@ -9,6 +9,7 @@ apt_packages=(
   protobuf-compiler libprotobuf-dev # gRPC stubs (and google/protobuf/empty.proto)
   qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio   # kernel lab
   apparmor                          # apparmor_parser for profile checks and the guest
+  containerd runc                   # real containers for the identity tests
 )
 
 missing=()

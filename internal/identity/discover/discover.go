@@ -1,0 +1,139 @@
+// Package discover finds the container runtimes of a node, from explicit
+// socket configuration or KubeArmor's well-known socket paths, and builds
+// the identity Sources that follow them.
+package discover
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/bulwark-security/bulwark/internal/identity"
+	"github.com/bulwark-security/bulwark/internal/identity/containerd"
+	"github.com/bulwark-security/bulwark/internal/identity/docker"
+)
+
+// ErrUnsupported is returned for a runtime Bulwark cannot follow yet.
+var ErrUnsupported = errors.New("container runtime not supported")
+
+// Endpoint is a runtime socket.
+type Endpoint struct {
+	Runtime identity.Runtime
+	// Address is the socket path as seen by this process.
+	Address string
+}
+
+// WellKnown are the sockets probed when none is configured, in KubeArmor's
+// order per runtime.
+var WellKnown = []Endpoint{
+	{identity.RuntimeDocker, "/var/run/docker.sock"},
+	{identity.RuntimeDocker, "/run/docker.sock"},
+	{identity.RuntimeContainerd, "/var/snap/microk8s/common/run/containerd.sock"},
+	{identity.RuntimeContainerd, "/run/k3s/containerd/containerd.sock"},
+	{identity.RuntimeContainerd, "/run/containerd/containerd.sock"},
+	{identity.RuntimeContainerd, "/var/run/containerd/containerd.sock"},
+	{identity.RuntimeContainerd, "/run/dockershim.sock"},
+	{identity.RuntimeCRIO, "/var/run/crio/crio.sock"},
+	{identity.RuntimeCRIO, "/run/crio/crio.sock"},
+}
+
+// Config says where to look.
+type Config struct {
+	// Sockets are explicit runtime sockets ("unix:///run/containerd/containerd.sock"
+	// or a path); the runtime is told by the substrings docker, containerd
+	// and crio, as KubeArmor's criSocket. Empty means Detect.
+	Sockets []string
+	// Root prefixes the well-known paths (e.g. "/host" when the host's /run
+	// is mounted there); empty means "/".
+	Root string
+	// Backoff and Logger are passed to the sources.
+	Backoff identity.Backoff
+	Logger  *slog.Logger
+}
+
+// Parse reads an explicit socket setting.
+func Parse(socket string) (Endpoint, error) {
+	addr := strings.TrimPrefix(socket, "unix://")
+	if strings.Contains(addr, "://") || !filepath.IsAbs(addr) {
+		return Endpoint{}, fmt.Errorf("runtime socket %q: want unix:///path or /path", socket)
+	}
+	switch {
+	case strings.Contains(addr, "docker.sock"):
+		return Endpoint{identity.RuntimeDocker, addr}, nil
+	case strings.Contains(addr, "containerd") || strings.Contains(addr, "dockershim"):
+		return Endpoint{identity.RuntimeContainerd, addr}, nil
+	case strings.Contains(addr, "crio"):
+		return Endpoint{identity.RuntimeCRIO, addr}, nil
+	case strings.Contains(addr, "docker"):
+		return Endpoint{identity.RuntimeDocker, addr}, nil
+	}
+	return Endpoint{}, fmt.Errorf("runtime socket %q: cannot tell docker, containerd or cri-o from its path", socket)
+}
+
+// Detect returns the well-known sockets under root that exist, once each
+// (/var/run is usually a link to /run).
+func Detect(root string) []Endpoint {
+	var out []Endpoint
+	seen := map[string]bool{}
+	for _, e := range WellKnown {
+		p := filepath.Join(root, e.Address)
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Type() != fs.ModeSocket {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			real = p
+		}
+		if !seen[real] {
+			seen[real] = true
+			out = append(out, Endpoint{e.Runtime, p})
+		}
+	}
+	return out
+}
+
+// Sources returns the sources for cfg's endpoints and the endpoints used.
+// A CRI-O endpoint is reported with ErrUnsupported (the others still work).
+// When Docker is followed, containerd's "moby" namespace is skipped: the
+// same containers, without their Docker names.
+func Sources(cfg Config) ([]identity.Source, []Endpoint, error) {
+	var eps []Endpoint
+	var errs []error
+	if len(cfg.Sockets) == 0 {
+		eps = Detect(cfg.Root)
+	}
+	for _, s := range cfg.Sockets {
+		e, err := Parse(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		eps = append(eps, e)
+	}
+	hasDocker := slices.ContainsFunc(eps, func(e Endpoint) bool { return e.Runtime == identity.RuntimeDocker })
+	var srcs []identity.Source
+	var used []Endpoint
+	for _, e := range eps {
+		switch e.Runtime {
+		case identity.RuntimeDocker:
+			srcs = append(srcs, docker.New(docker.Options{Address: e.Address, Backoff: cfg.Backoff, Logger: cfg.Logger}))
+		case identity.RuntimeContainerd:
+			o := containerd.Options{Address: e.Address, Backoff: cfg.Backoff, Logger: cfg.Logger}
+			if hasDocker {
+				o.SkipNamespaces = []string{"moby"}
+			}
+			srcs = append(srcs, containerd.New(o))
+		default:
+			errs = append(errs, fmt.Errorf("%s at %s: %w", e.Runtime, e.Address, ErrUnsupported))
+			continue
+		}
+		used = append(used, e)
+	}
+	return srcs, used, errors.Join(errs...)
+}

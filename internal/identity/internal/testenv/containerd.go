@@ -1,0 +1,379 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"golang.org/x/sys/unix"
+)
+
+// Snapshotter is the snapshotter containers use (the host's / is ext4).
+const Snapshotter = "overlayfs"
+
+// Containerd is a private containerd daemon.
+type Containerd struct {
+	// Address is the gRPC socket; Dir holds root, state, config and log.
+	Address, Dir string
+	// Client talks to the daemon; it survives Restart.
+	Client *client.Client
+
+	t          testing.TB
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	exited     chan struct{}
+	namespaces []string
+}
+
+// StartContainerd starts containerd with a temporary root, state and
+// socket. It fails the test when containerd or runc is not installed. The
+// daemon and everything made in it are removed in t.Cleanup.
+func StartContainerd(t testing.TB) *Containerd {
+	t.Helper()
+	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not found: run hack/install-deps.sh (apt-get install -y containerd runc): %v", bin, err)
+		}
+	}
+	// Short: a unix socket path must fit in 108 bytes.
+	dir, err := os.MkdirTemp("", "bwcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Containerd{Address: filepath.Join(dir, "c.sock"), Dir: dir, t: t}
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.Address, d.Address+".ttrpc")
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.cleanup)
+	d.start()
+	d.Client, err = client.New(d.Address, client.WithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatalf("containerd client: %v", err)
+	}
+	return d
+}
+
+// start launches the daemon and waits until it answers.
+func (d *Containerd) start() {
+	d.t.Helper()
+	logf, err := os.OpenFile(filepath.Join(d.Dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command("containerd", "--config", filepath.Join(d.Dir, "config.toml"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group: a signal to the test does not reach the daemon
+	// before the cleanup has run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		d.t.Fatalf("start containerd: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	d.mu.Lock()
+	d.cmd, d.exited = cmd, exited
+	d.mu.Unlock()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := client.New(d.Address); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err = c.Version(ctx)
+			cancel()
+			_ = c.Close()
+			if err == nil {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			d.t.Fatalf("containerd exited at start:\n%s", d.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("containerd did not answer on %s:\n%s", d.Address, d.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop terminates the daemon (containers keep running in their shims).
+func (d *Containerd) Stop() {
+	d.mu.Lock()
+	cmd, exited := d.cmd, d.exited
+	d.cmd = nil
+	d.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Restart stops and starts the daemon on the same root, state and socket.
+func (d *Containerd) Restart() {
+	d.t.Helper()
+	d.Stop()
+	d.start()
+}
+
+// Log returns the daemon's log.
+func (d *Containerd) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.Dir, "containerd.log"))
+	return string(b)
+}
+
+// Namespace returns a context in a new containerd namespace with a name
+// unique on this machine (container cgroups are /<namespace>/<id>, shared
+// by every containerd on the host).
+func (d *Containerd) Namespace(ctx context.Context, prefix string) (context.Context, string) {
+	ns := prefix + "-" + RandomHex(4)
+	d.mu.Lock()
+	d.namespaces = append(d.namespaces, ns)
+	d.mu.Unlock()
+	return namespaces.WithNamespace(ctx, ns), ns
+}
+
+// RandomHex returns n random bytes in hex.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ImportBusybox imports the busybox image as ref into ctx's namespace and
+// unpacks it.
+func (d *Containerd) ImportBusybox(ctx context.Context, ref string) client.Image {
+	d.t.Helper()
+	archive, err := BusyboxArchive(ref)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	imgs, err := d.Client.Import(ctx, bytes.NewReader(archive))
+	if err != nil {
+		d.t.Fatalf("import image: %v", err)
+	}
+	i := slices.IndexFunc(imgs, func(i images.Image) bool { return i.Name == ref })
+	if i < 0 {
+		d.t.Fatalf("import image: %s not among %v", ref, imgs)
+	}
+	img := client.NewImage(d.Client, imgs[i])
+	if err := img.Unpack(ctx, Snapshotter); err != nil {
+		d.t.Fatalf("unpack image: %v", err)
+	}
+	return img
+}
+
+// RunOptions describe a container to run.
+type RunOptions struct {
+	Labels map[string]string
+	// Args replace the image's idle command.
+	Args []string
+	// NoStart creates the container without a task.
+	NoStart bool
+}
+
+// Run creates container id from img in ctx's namespace and starts its task
+// (unless o.NoStart).
+func (d *Containerd) Run(ctx context.Context, id string, img client.Image, o RunOptions) (client.Container, client.Task) {
+	d.t.Helper()
+	specOpts := []oci.SpecOpts{oci.WithImageConfig(img)}
+	if len(o.Args) > 0 {
+		specOpts = append(specOpts, oci.WithProcessArgs(o.Args...))
+	}
+	c, err := d.Client.NewContainer(ctx, id,
+		client.WithImage(img),
+		client.WithSnapshotter(Snapshotter),
+		client.WithNewSnapshot(id+"-rootfs", img),
+		client.WithContainerLabels(o.Labels),
+		client.WithNewSpec(specOpts...),
+	)
+	if err != nil {
+		d.t.Fatalf("create container %s: %v", id, err)
+	}
+	if o.NoStart {
+		return c, nil
+	}
+	return c, d.StartTask(ctx, c)
+}
+
+// StartTask creates and starts a task of c.
+func (d *Containerd) StartTask(ctx context.Context, c client.Container) client.Task {
+	d.t.Helper()
+	task, err := c.NewTask(ctx, cio.NullIO)
+	if err != nil {
+		d.t.Fatalf("create task %s: %v", c.ID(), err)
+	}
+	if err := task.Start(ctx); err != nil {
+		d.t.Fatalf("start task %s: %v", c.ID(), err)
+	}
+	return task
+}
+
+// StopTask kills c's task and deletes it.
+func (d *Containerd) StopTask(ctx context.Context, task client.Task) {
+	d.t.Helper()
+	if err := killAndDelete(ctx, task); err != nil {
+		d.t.Fatalf("stop task %s: %v", task.ID(), err)
+	}
+}
+
+// Exec starts args inside task's container and returns the process.
+func (d *Containerd) Exec(ctx context.Context, task client.Task, args ...string) client.Process {
+	d.t.Helper()
+	spec, err := task.Spec(ctx)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	pspec := *spec.Process
+	pspec.Args = args
+	p, err := task.Exec(ctx, "exec-"+RandomHex(4), &pspec, cio.NullIO)
+	if err != nil {
+		d.t.Fatalf("exec in %s: %v", task.ID(), err)
+	}
+	if err := p.Start(ctx); err != nil {
+		d.t.Fatalf("start exec in %s: %v", task.ID(), err)
+	}
+	return p
+}
+
+func killAndDelete(ctx context.Context, task client.Task) error {
+	wait, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !isGone(err) {
+		return err
+	}
+	select {
+	case <-wait:
+	case <-time.After(10 * time.Second):
+		return errors.New("task did not exit")
+	}
+	_, err = task.Delete(ctx)
+	return err
+}
+
+func isGone(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "process already finished"))
+}
+
+// cleanup removes every task, container and snapshot, stops the daemon,
+// unmounts what is left under Dir, removes the namespaces' cgroups and Dir.
+func (d *Containerd) cleanup() {
+	d.mu.Lock()
+	running := d.cmd != nil
+	d.mu.Unlock()
+	if d.Client != nil {
+		if !running {
+			d.start() // to reap what a test left after stopping it
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		d.reap(ctx)
+		cancel()
+		_ = d.Client.Close()
+	}
+	d.Stop()
+	unmountUnder(d.Dir)
+	d.mu.Lock()
+	nss := d.namespaces
+	d.mu.Unlock()
+	for _, ns := range nss {
+		removeCgroups(ns)
+	}
+	if err := os.RemoveAll(d.Dir); err != nil {
+		d.t.Errorf("remove %s: %v", d.Dir, err)
+	}
+}
+
+func (d *Containerd) reap(ctx context.Context) {
+	nss, err := d.Client.NamespaceService().List(ctx)
+	if err != nil {
+		d.t.Errorf("cleanup: list namespaces: %v", err)
+		return
+	}
+	for _, ns := range nss {
+		nctx := namespaces.WithNamespace(ctx, ns)
+		cs, err := d.Client.Containers(nctx)
+		if err != nil {
+			d.t.Errorf("cleanup: list containers in %s: %v", ns, err)
+			continue
+		}
+		for _, c := range cs {
+			if task, err := c.Task(nctx, nil); err == nil {
+				if err := killAndDelete(nctx, task); err != nil {
+					d.t.Errorf("cleanup: task %s/%s: %v", ns, c.ID(), err)
+				}
+			}
+			if err := c.Delete(nctx, client.WithSnapshotCleanup); err != nil {
+				d.t.Errorf("cleanup: container %s/%s: %v", ns, c.ID(), err)
+			}
+		}
+	}
+}
+
+// unmountUnder detaches every mount below dir, deepest first.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var mounts []string
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			mounts = append(mounts, f[4])
+		}
+	}
+	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
+	for _, m := range mounts {
+		_ = unix.Unmount(m, unix.MNT_DETACH)
+	}
+}
+
+// removeCgroups removes the (empty) cgroups runc made for namespace ns in
+// every hierarchy: /sys/fs/cgroup/<ns> (v2) or /sys/fs/cgroup/*/<ns>.
+func removeCgroups(ns string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
+	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", ns))
+	for _, dir := range dirs {
+		subs, _ := filepath.Glob(filepath.Join(dir, "*"))
+		for _, s := range subs {
+			if st, err := os.Stat(s); err == nil && st.IsDir() {
+				_ = unix.Rmdir(s)
+			}
+		}
+		_ = unix.Rmdir(dir)
+	}
+}

@@ -1,0 +1,7 @@
+// Package testenv starts a private containerd for tests, with its own root,
+// state, socket and config, imports a busybox image built on the fly from
+// /bin/busybox, runs containers with runc, and removes everything again
+// (tasks, containers, snapshots, mounts, cgroups, the daemon) in
+// t.Cleanup, even when the test fails. It never touches a containerd on
+// the default socket.
+package testenv
