@@ -3,7 +3,6 @@ package monitor
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+
+	"github.com/bulwark-security/bulwark/internal/jsonline"
 )
 
 func BenchmarkDecode(b *testing.B) {
@@ -36,13 +37,14 @@ func BenchmarkToLogJSON(b *testing.B) {
 	var ev Event
 	tr := NewTree(TreeOptions{})
 	tr.Apply(execEv(100, 1, "/usr/bin/cat", "/etc/hostname"))
-	enc := json.NewEncoder(io.Discard)
+	var line []byte
 	b.ReportAllocs()
 	for b.Loop() {
 		Decode(raw, &ev)
 		tr.Apply(&ev)
 		tr.Enrich(&ev)
-		if err := enc.Encode(ToLog(&ev)); err != nil {
+		line = append(jsonline.AppendLog(line[:0], ToLog(&ev)), '\n')
+		if _, err := io.Discard.Write(line); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -168,10 +170,11 @@ func TestOverheadAndThroughput(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		var events atomic.Uint64
 		w := bufio.NewWriterSize(io.Discard, 1<<16)
-		enc := json.NewEncoder(w)
+		var line []byte
 		m, stop := runMonitor(t, Options{Handler: func(ev *Event) {
 			if l := ToLog(ev); l != nil {
-				enc.Encode(l)
+				line = append(jsonline.AppendLog(line[:0], l), '\n')
+				w.Write(line)
 			}
 			events.Add(1)
 		}})

@@ -55,22 +55,38 @@ func ToLog(ev *Event) *feeder.Log {
 	if op == "" {
 		return nil
 	}
-	l := &feeder.Log{
-		Timestamp:         ev.Time.Unix(),
-		UpdatedTime:       ev.Time.UTC().Format("2006-01-02T15:04:05.000000Z"),
-		HostPID:           int32(ev.HostPID),
-		HostPPID:          int32(ev.HostPPID),
-		PID:               int32(ev.PID),
-		PPID:              int32(ev.PPID),
-		UID:               int32(ev.UID),
-		Operation:         op,
-		Result:            ResultText(ev.Ret),
-		ProcessName:       ev.Process.Exe,
-		ParentProcessName: ev.Parent.Exe,
-		Cwd:               ev.Process.Cwd,
-		TTY:               ev.Process.TTY,
-		ExecEvent:         &feeder.ExecEvent{ExecutableName: string(ev.Comm)},
-	}
+	// The Log and its ExecEvent share one allocation, and UpdatedTime,
+	// the command name, CgroupID, Data and EventData's values share one
+	// string.
+	rec := &struct {
+		l feeder.Log
+		x feeder.ExecEvent
+	}{}
+	var stack [512]byte
+	var ends [8]int
+	d := kvs{b: stack[:0], ends: ends[:0]}
+	d.b = ev.Time.UTC().AppendFormat(d.b, "2006-01-02T15:04:05.000000Z")
+	timeEnd := len(d.b)
+	d.b = append(d.b, ev.Comm...)
+	commEnd := len(d.b)
+	d.b = strconv.AppendUint(d.b, ev.CgroupID, 10)
+	d.start = len(d.b)
+	resource, d := resourceAndData(ev, d)
+	all := string(d.b)
+	comm := all[timeEnd:commEnd]
+
+	l := &rec.l
+	l.Timestamp = ev.Time.Unix()
+	l.UpdatedTime = all[:timeEnd]
+	l.HostPID, l.HostPPID = int32(ev.HostPID), int32(ev.HostPPID)
+	l.PID, l.PPID, l.UID = int32(ev.PID), int32(ev.PPID), int32(ev.UID)
+	l.Operation = op
+	l.Result = ResultText(ev.Ret)
+	l.ProcessName, l.ParentProcessName = ev.Process.Exe, ev.Parent.Exe
+	l.Cwd, l.TTY = ev.Process.Cwd, ev.Process.TTY
+	l.Resource, l.Data = resource, all[d.start:]
+	rec.x.ExecutableName = comm
+	l.ExecEvent = &rec.x
 	if ev.Host() {
 		l.Type = TypeHostLog
 	} else {
@@ -87,16 +103,15 @@ func ToLog(ev *Event) *feeder.Log {
 		l.Source = commandLine(ev.Process.Exe, ev.Process.Args)
 	}
 	if l.ProcessName == "" {
-		l.ProcessName = string(ev.Comm)
+		l.ProcessName = comm
 	}
-	var kv []string
-	l.Resource, kv = resourceAndData(ev)
-	l.Data = strings.Join(kv, " ")
-	l.EventData = make(map[string]string, len(kv)+4)
-	for _, p := range kv {
-		if k, v, ok := strings.Cut(p, "="); ok {
+	l.EventData = make(map[string]string, len(d.ends)+4)
+	from := d.start
+	for _, end := range d.ends {
+		if k, v, ok := strings.Cut(all[from:end], "="); ok {
 			l.EventData[k] = v
 		}
+		from = end + 1
 	}
 	if op == OperationNetwork {
 		for _, p := range strings.Fields(l.Resource) {
@@ -111,8 +126,35 @@ func ToLog(ev *Event) *feeder.Log {
 	if ev.Process.ExecID != "" {
 		l.EventData["ExecID"] = ev.Process.ExecID
 	}
-	l.EventData["CgroupID"] = strconv.FormatUint(ev.CgroupID, 10)
+	l.EventData["CgroupID"] = all[commEnd:d.start]
 	return l
+}
+
+// kvs builds Data, space-separated key=value items, in b from start,
+// recording where each item ends.
+type kvs struct {
+	b     []byte
+	start int
+	ends  []int
+}
+
+func (d kvs) add(key, value string) kvs {
+	if len(d.ends) > 0 {
+		d.b = append(d.b, ' ')
+	}
+	d.b = append(d.b, key...)
+	d.b = append(d.b, '=')
+	d.b = append(d.b, value...)
+	d.ends = append(d.ends, len(d.b))
+	return d
+}
+
+// addInt adds a syscall argument as a signed 32-bit decimal.
+func (d kvs) addInt(key string, v uint64) kvs {
+	d = d.add(key, "")
+	d.b = strconv.AppendInt(d.b, int64(int32(v)), 10)
+	d.ends[len(d.ends)-1] = len(d.b)
+	return d
 }
 
 // commandLine joins an executable and its arguments after argv[0].
@@ -126,8 +168,9 @@ func commandLine(exe string, args []string) string {
 func itoa(v uint64) string  { return strconv.FormatInt(int64(int32(v)), 10) }
 func octal(v uint64) string { return "0" + strconv.FormatUint(v&0o7777, 8) }
 
-// resourceAndData returns the Resource and the key=value items of Data.
-func resourceAndData(ev *Event) (string, []string) {
+// resourceAndData returns the Resource, and d with the key=value items of
+// Data added.
+func resourceAndData(ev *Event, d kvs) (string, kvs) {
 	if ev.Kind == KindExec {
 		args := ev.ArgList()
 		var res string
@@ -136,66 +179,82 @@ func resourceAndData(ev *Event) (string, []string) {
 		} else {
 			res = string(ev.Path)
 		}
-		return res, []string{"syscall=SYS_EXECVE"}
+		d = d.add("syscall", "SYS_EXECVE")
+		return res, d
 	}
 	if ev.Kind == KindCapability {
 		name := CapabilityName(ev.Capability)
-		return name, []string{"capability=" + strconv.Itoa(int(ev.Capability)), "cap=" + name}
+		d = d.add("capability", strconv.Itoa(int(ev.Capability)))
+		d = d.add("cap", name)
+		return name, d
 	}
 	a := ev.Args
-	name := ev.SyscallName()
-	kv := []string{"syscall=" + name}
+	d = d.add("syscall", ev.SyscallName())
 	path := ev.ResolvedPath()
 	switch ev.Syscall {
 	case sysOpen:
-		kv = append(kv, "flags="+OpenFlags(a[1]))
+		d = d.add("flags", OpenFlags(a[1]))
 	case sysOpenat, sysOpenat2:
-		kv = append(kv, "fd="+itoa(a[0]), "flags="+OpenFlags(a[2]))
+		d = d.addInt("fd", a[0])
+		d = d.add("flags", OpenFlags(a[2]))
 	case sysUnlinkat:
 		fl := "0"
 		if a[2]&atRemoveDir != 0 {
 			fl = "AT_REMOVEDIR"
 		}
-		kv = append(kv, "fd="+itoa(a[0]), "flags="+fl)
+		d = d.addInt("fd", a[0])
+		d = d.add("flags", fl)
 	case sysMkdir, sysChmod:
-		kv = append(kv, "mode="+octal(a[1]))
+		d = d.add("mode", octal(a[1]))
 	case sysMkdirat, sysFchmodat, sysFchmodat2:
-		kv = append(kv, "fd="+itoa(a[0]), "mode="+octal(a[2]))
+		d = d.addInt("fd", a[0])
+		d = d.add("mode", octal(a[2]))
 	case sysRename:
-		kv = append(kv, "newpath="+string(ev.Path2))
+		d = d.add("newpath", string(ev.Path2))
 	case sysRenameat, sysRenameat2:
-		kv = append(kv, "fd="+itoa(a[0]), "newfd="+itoa(a[2]), "newpath="+string(ev.Path2))
+		d = d.addInt("fd", a[0])
+		d = d.addInt("newfd", a[2])
+		d = d.add("newpath", string(ev.Path2))
 	case sysChown, sysLchown:
-		kv = append(kv, "userid="+itoa(a[1]), "group="+itoa(a[2]))
+		d = d.addInt("userid", a[1])
+		d = d.addInt("group", a[2])
 	case sysFchownat:
-		kv = append(kv, "fd="+itoa(a[0]), "userid="+itoa(a[2]), "group="+itoa(a[3]), "mode="+itoa(a[4]))
+		d = d.addInt("fd", a[0])
+		d = d.addInt("userid", a[2])
+		d = d.addInt("group", a[3])
+		d = d.addInt("mode", a[4])
 	case sysExecveat:
-		kv = append(kv, "fd="+itoa(a[0]))
+		d = d.addInt("fd", a[0])
 	case sysSocket:
-		return "domain=" + familyName(a[0]) + " type=" + socketType(a[1]) + " protocol=" + protocolName(a[0], a[1], a[2]), kv
+		return "domain=" + familyName(a[0]) + " type=" + socketType(a[1]) + " protocol=" + protocolName(a[0], a[1], a[2]), d
 	case sysConnect, sysBind, sysAccept, sysAccept4:
-		kv = append(kv, "fd="+itoa(a[0]))
-		return formatSockaddr(ev.Sockaddr), kv
+		d = d.addInt("fd", a[0])
+		return formatSockaddr(ev.Sockaddr), d
 	case sysListen:
-		kv = append(kv, "fd="+itoa(a[0]), "backlog="+itoa(a[1]))
-		return "", kv
+		d = d.addInt("fd", a[0])
+		d = d.addInt("backlog", a[1])
+		return "", d
 	case sysSetuid:
-		kv = append(kv, "userid="+itoa(a[0]))
-		return "", kv
+		d = d.addInt("userid", a[0])
+		return "", d
 	case sysSetgid:
-		kv = append(kv, "group="+itoa(a[0]))
-		return "", kv
+		d = d.addInt("group", a[0])
+		return "", d
 	case sysPtrace:
-		kv = append(kv, "request="+ptraceRequest(a[0]), "pid="+itoa(a[1]))
-		return "", kv
+		d = d.add("request", ptraceRequest(a[0]))
+		d = d.addInt("pid", a[1])
+		return "", d
 	case sysMount:
-		kv = append(kv, "source="+string(ev.Path), "target="+string(ev.Path2), "filesystem="+string(ev.Fstype),
-			"mountflag="+strconv.FormatUint(a[3], 10))
-		return string(ev.Path2), kv
+		d = d.add("source", string(ev.Path))
+		d = d.add("target", string(ev.Path2))
+		d = d.add("filesystem", string(ev.Fstype))
+		d = d.add("mountflag", strconv.FormatUint(a[3], 10))
+		return string(ev.Path2), d
 	case sysUmount2:
-		kv = append(kv, "target="+path, "flag="+strconv.FormatUint(a[1], 10))
+		d = d.add("target", path)
+		d = d.add("flag", strconv.FormatUint(a[1], 10))
 	}
-	return path, kv
+	return path, d
 }
 
 // formatSockaddr renders a raw sockaddr as KubeArmor's Resource:

@@ -13,8 +13,9 @@
 // when a record lacks them, applies alert throttling, and hands the record to
 //
 //   - the sink, which has its own bounded queue and goroutine, writes one
-//     JSON object per line with encoding/json (so keys are KubeArmor's field
-//     names: "Timestamp", "PolicyName", ...); alerts and logs share the
+//     JSON object per line, byte-identical to encoding/json of the record
+//     (package jsonline), so keys are KubeArmor's field names: "Timestamp",
+//     "PolicyName", ...; alerts and logs share the
 //     stream and are told apart by their Type;
 //   - every subscriber of the record's kind, each through its own bounded
 //     queue. A subscriber that falls behind loses records (counted per

@@ -2,11 +2,12 @@ package pipeline
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/bulwark-security/bulwark/internal/jsonline"
 )
 
 // File modes of a created log file and its directories.
@@ -28,7 +29,7 @@ type sink struct {
 	file    *os.File // nil for stdout
 	out     io.Writer
 	w       *bufio.Writer
-	enc     *json.Encoder
+	scratch []byte           // a record's line when w has too little room left
 	pending [numKinds]uint64 // records in w not yet flushed, by kind
 	errs    uint64
 }
@@ -65,8 +66,6 @@ func (s *sink) setOutput(out io.Writer, f *os.File) {
 	s.out, s.file = out, f
 	if s.w == nil {
 		s.w = bufio.NewWriterSize(out, 64<<10)
-		s.enc = json.NewEncoder(s.w)
-		s.enc.SetEscapeHTML(false)
 	} else {
 		s.w.Reset(out)
 	}
@@ -109,17 +108,35 @@ func (s *sink) run() {
 	}
 }
 
+// lineEncoding writes records as a json.Encoder with SetEscapeHTML(false)
+// does: <, > and & stay as they are.
+const lineEncoding = jsonline.NoEscapeHTML
+
+// lineRoom is the free space in the writer's buffer above which a record
+// is encoded in place; below it, into the sink's scratch buffer (so that
+// neither grows a fresh slice).
+const lineRoom = 8 << 10
+
 func (s *sink) write(ev Event) {
-	var err error
+	inPlace := s.w.Available() >= lineRoom
+	line := s.scratch[:0]
+	if inPlace {
+		line = s.w.AvailableBuffer()
+	}
 	k := ev.Kind()
 	switch k {
 	case KindAlert:
-		err = s.enc.Encode(ev.Alert)
+		line = lineEncoding.AppendAlert(line, ev.Alert)
 	case KindLog:
-		err = s.enc.Encode(ev.Log)
+		line = lineEncoding.AppendLog(line, ev.Log)
 	default:
 		return
 	}
+	line = append(line, '\n')
+	if !inPlace {
+		s.scratch = line // keep a grown buffer for the next record
+	}
+	_, err := s.w.Write(line)
 	if err != nil {
 		s.pending[k]++
 		s.failed(err)
