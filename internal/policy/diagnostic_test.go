@@ -47,6 +47,8 @@ func TestDiagnostics(t *testing.T) {
 			"t.yaml:5:39: spec.selector.matchExpressions[0].key: error: \"namespace\" is not one of label", SeverityError},
 		{"allowedArgs max items", header + "  process: {matchPaths: [{path: /a, allowedArgs: [" + strings.Repeat("x,", 20) + "x]}]}\n", false,
 			"t.yaml:5:50: spec.process.matchPaths[0].allowedArgs: error: has 21 items, more than the maximum of 20", SeverityError},
+		{"malformed pattern", header + "  file: {matchPatterns: [{pattern: '/etc/{a,b'}]}\n", false,
+			"t.yaml:5:36: spec.file.matchPatterns[0].pattern: error: malformed pattern: pathglob: unclosed '{' at offset 5 in \"/etc/{a,b\"", SeverityError},
 		{"syscall dir needs slash", header + "  syscalls: {matchSyscalls: [{syscall: [unlink], fromSource: [{dir: /bin}]}]}\n", true,
 			"t.yaml:5:69: spec.syscalls.matchSyscalls[0].fromSource[0].dir: warning: dir \"/bin\" must end with a slash", SeverityWarning},
 		{"type mismatch", header + "  tags: web\n", false,

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	v1 "github.com/bulwark-security/bulwark/api/security/v1"
+	"github.com/bulwark-security/bulwark/internal/pathglob"
 )
 
 // Known names the CRD patterns let through only loosely (they are anchored
@@ -47,7 +48,9 @@ func (b builder) process(p v1.ProcessType) {
 	}
 	sec = section{"process.matchPatterns", ClassProcess, p.RuleMeta}
 	for i, r := range p.MatchPatterns {
-		b.emit(sec, i, r.RuleMeta, Rule{Matcher: MatchPattern, Pattern: r.Pattern, OwnerOnly: r.OwnerOnly})
+		if b.validPattern(sec, i, r.Pattern) {
+			b.emit(sec, i, r.RuleMeta, Rule{Matcher: MatchPattern, Pattern: r.Pattern, OwnerOnly: r.OwnerOnly})
+		}
 	}
 }
 
@@ -64,8 +67,21 @@ func (b builder) file(f v1.FileType) {
 	}
 	sec = section{"file.matchPatterns", ClassFile, f.RuleMeta}
 	for i, r := range f.MatchPatterns {
-		b.emit(sec, i, r.RuleMeta, Rule{Matcher: MatchPattern, Pattern: r.Pattern, ReadOnly: r.ReadOnly, OwnerOnly: r.OwnerOnly})
+		if b.validPattern(sec, i, r.Pattern) {
+			b.emit(sec, i, r.RuleMeta, Rule{Matcher: MatchPattern, Pattern: r.Pattern, ReadOnly: r.ReadOnly, OwnerOnly: r.OwnerOnly})
+		}
 	}
+}
+
+// validPattern reports a glob that pathglob cannot compile (unbalanced
+// braces or brackets, ...): no enforcer could apply it, so the rule is
+// dropped, with an error (a warning when lenient: the CRD accepts any string).
+func (b builder) validPattern(sec section, i int, pattern string) bool {
+	if _, err := pathglob.Compile(pattern); err != nil {
+		b.reportAt(b.opts.semantic(), b.rulePath(sec, i)+".pattern", "malformed pattern: %v", err)
+		return false
+	}
+	return true
 }
 
 func (b builder) network(n v1.NetworkType) {
