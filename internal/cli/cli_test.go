@@ -154,7 +154,7 @@ func TestExplainText(t *testing.T) {
 		"action:     Block\n",
 		"policy:     hsp-block-demo\n",
 		"rule:       process.matchDirectories[0] at ../../examples/host/block-demo-binary.yaml:15:9\n",
-		"selected:   2 policies",
+		"KubeArmorHostPolicy/hsp-block-demo, ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
