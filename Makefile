@@ -54,16 +54,10 @@ verify-generate: generate ## Fail when generated files differ from the committed
 	@git diff --exit-code --stat -- . || { echo 'generated files are stale: run make generate'; exit 1; }
 
 .PHONY: demo
-demo: build ## The main job on its embedded default: host mode with the example policies
-	bin/bulwark policy validate examples/host
-	@echo; echo '== exec of a binary in the blocked demo directory, started by bash'
-	bin/bulwark policy explain -f examples/host --host --op process --path /tmp/bulwark-demo/tool --source /usr/bin/bash
-	@echo; echo '== cat opens /etc/shadow for writing'
-	bin/bulwark policy explain -f examples/host --host --op file --path /etc/shadow --write --source /usr/bin/cat
-	@echo; echo '== ping opens a raw socket'
-	bin/bulwark policy explain -f examples/host --host --op network --protocol raw --source /usr/bin/ping
-	@echo; echo '== an operation no policy speaks about'
-	bin/bulwark policy explain -f examples/host --host --op file --path /etc/hostname --source /usr/bin/cat
+demo: ## The main job: bulwarkd in host mode on examples/host, real alerts from real actions (root, Go)
+	./hack/demo.sh
+	@echo; echo '== what the policies mean for an operation the demo did not perform: cat opens /etc/shadow for writing'
+	@bin/bulwark policy explain -f examples/host --host --op file --path /etc/shadow --write --source /usr/bin/cat
 
 .PHONY: ci
 ci: deps lint verify-generate build test test-vm ## Everything CI runs (the README's test command)

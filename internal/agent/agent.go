@@ -8,6 +8,11 @@
 // context ends. Every policy change and every dynamic configuration change
 // recompiles the rule set from one store snapshot and hands it to the
 // enforcer, so an enforcer only ever sees whole rule sets.
+//
+// DefaultComponents adds telemetry (telemetry.go): the system monitor,
+// whose events are decided against the current host rule set and become
+// MatchedHostPolicy alerts or HostLogs, as upstream's matcher does. Its
+// visibility follows configuration reloads live.
 package agent
 
 import (
@@ -44,6 +49,18 @@ type Env struct {
 	Store  *policystore.Store
 	NodeID string
 	Logger *slog.Logger
+	// Probe is the host report.
+	Probe *probe.Report
+	// Enforcer is the active enforcer's name (MonitorEnforcerName for none).
+	Enforcer string
+	// RuleSet returns the host's current rule set, replaced whole on every
+	// policy or configuration change; safe from any goroutine.
+	RuleSet func() *engine.RuleSet
+	// OnConfig registers apply to run, on the configuration watcher's
+	// goroutine, after a reload that changed any of keys; those keys are
+	// then applied live rather than after a restart. Call it only from the
+	// ComponentsFunc.
+	OnConfig func(keys []string, apply func(*config.Config))
 }
 
 // ComponentsFunc builds the agent's further components (gRPC server, event
@@ -82,6 +99,7 @@ type Agent struct {
 	enforcer Enforcer
 	store    *policystore.Store
 	ruleSet  atomic.Pointer[engine.RuleSet]
+	hooks    []configHook
 	nodeID   string
 	pidFile  string
 	ready    chan struct{}
@@ -163,17 +181,26 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.store.Start(gctx) })
+	if a.opts.Components != nil {
+		comps, err := a.opts.Components(Env{Config: cfg, Store: a.store, NodeID: a.nodeID, Logger: a.log,
+			Probe: a.report, Enforcer: a.enforcer.Name(), RuleSet: a.RuleSet,
+			OnConfig: func(keys []string, apply func(*config.Config)) {
+				a.hooks = append(a.hooks, configHook{keys: keys, apply: apply})
+			}})
+		if err != nil {
+			return err
+		}
+		for _, c := range comps {
+			g.Go(func() error { return c.Start(gctx) })
+		}
+	}
 	cfgChanged := make(chan struct{}, 1)
 	if a.opts.Load.File != "" || !a.opts.NoSignal {
 		w := config.NewWatcher(cfg, config.WatchOptions{
 			Load: a.opts.Load, Logger: a.log.With("component", "config"), NoSignal: a.opts.NoSignal,
 			OnChange: func(c *config.Config, changed []string) {
 				a.cfg.Store(c)
-				if live := slices.DeleteFunc(slices.Clone(changed), func(k string) bool { return !restartOnly[k] }); len(live) > 0 {
-					// Seam: the pipeline has no live setter for throttling, and
-					// there is no monitor for visibility yet.
-					a.log.Warn("accepted configuration keys that the running components apply only after a restart", "keys", live)
-				}
+				a.applyLive(c, changed)
 				select {
 				case cfgChanged <- struct{}{}:
 				default:
@@ -181,15 +208,6 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 			},
 		})
 		g.Go(func() error { return w.Start(gctx) })
-	}
-	if a.opts.Components != nil {
-		comps, err := a.opts.Components(Env{Config: cfg, Store: a.store, NodeID: a.nodeID, Logger: a.log})
-		if err != nil {
-			return err
-		}
-		for _, c := range comps {
-			g.Go(func() error { return c.Start(gctx) })
-		}
 	}
 	g.Go(func() error {
 		for {
@@ -214,11 +232,43 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	return err
 }
 
+// configHook is a component's live application of some dynamic keys.
+type configHook struct {
+	keys  []string
+	apply func(*config.Config)
+}
+
 // restartOnly are the dynamic keys whose consumers cannot apply them live
-// yet; host postures are applied by recompiling the rule set.
+// unless a component registered for them (visibility: the monitor); host
+// postures are applied by recompiling the rule set.
 var restartOnly = map[string]bool{
 	"alertThrottling": true, "maxAlertPerSec": true, "throttleSec": true,
 	"visibility": true, "hostVisibility": true,
+}
+
+// applyLive runs the hooks of the changed keys and warns about the keys
+// that nothing applies before a restart.
+func (a *Agent) applyLive(c *config.Config, changed []string) {
+	live := map[string]bool{}
+	for _, h := range a.hooks {
+		if slices.ContainsFunc(h.keys, func(k string) bool { return slices.Contains(changed, k) }) {
+			h.apply(c)
+		}
+		for _, k := range h.keys {
+			live[k] = true
+		}
+	}
+	var later []string
+	for _, k := range changed {
+		if restartOnly[k] && !live[k] {
+			later = append(later, k)
+		}
+	}
+	if len(later) > 0 {
+		// Seam: the pipeline has no live setter for throttling; visibility
+		// has no consumer when the monitor is not running.
+		a.log.Warn("accepted configuration keys that the running components apply only after a restart", "keys", later)
+	}
 }
 
 func disabledClasses(cfg *config.Config) map[policystore.Class]string {

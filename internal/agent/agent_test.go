@@ -38,7 +38,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func hostPolicy(name, path string) string {
+// hostPolicyHead starts a KubeArmorHostPolicy for every host; its spec
+// follows.
+func hostPolicyHead(name string) string {
 	return fmt.Sprintf(`apiVersion: security.kubearmor.com/v1
 kind: KubeArmorHostPolicy
 metadata:
@@ -47,11 +49,15 @@ spec:
   nodeSelector:
     matchLabels:
       kubearmor.io/hostname: "*"
-  process:
+`, name)
+}
+
+func hostPolicy(name, path string) string {
+	return hostPolicyHead(name) + fmt.Sprintf(`  process:
     matchPaths:
       - path: %s
   action: Block
-`, name, path)
+`, path)
 }
 
 type env struct {
@@ -60,15 +66,7 @@ type env struct {
 
 func newEnv(t *testing.T) env {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("needs root: bulwarkd probes BPF")
-	}
-	// Unix socket paths are limited to 108 bytes: keep the directory short.
-	dir, err := os.MkdirTemp("", "bwd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := rootTempDir(t, "bwd", "needs root: bulwarkd probes BPF")
 	e := env{dir: dir, config: filepath.Join(dir, "bulwarkd.yaml"), policyDir: filepath.Join(dir, "policies"),
 		stateDir: filepath.Join(dir, "state"), pidFile: filepath.Join(dir, "bulwarkd.pid"), socket: filepath.Join(dir, "b.sock")}
 	if err := os.Mkdir(e.policyDir, 0o755); err != nil {
@@ -85,6 +83,21 @@ machineIDPath: %s
 hostDefaultFilePosture: block
 `, e.socket, e.policyDir, e.stateDir, e.pidFile, filepath.Join(dir, "no-machine-id")))
 	return e
+}
+
+// rootTempDir skips the test unless it runs as root, and returns a short
+// temporary directory: unix socket paths are limited to 108 bytes.
+func rootTempDir(t *testing.T, prefix, why string) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip(why)
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func write(t *testing.T, path, content string) {
@@ -194,6 +207,15 @@ func TestAgentInProcess(t *testing.T) {
 		t.Errorf("probe exit %d:\n%s", code, out.String())
 	}
 
+	stopMain(t, cancel, done)
+	if _, err := os.Stat(e.pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+}
+
+// stopMain cancels Main's context and expects exit code 0 within 10 s.
+func stopMain(t *testing.T, cancel context.CancelFunc, done chan int) {
+	t.Helper()
 	cancel()
 	select {
 	case code := <-done:
@@ -202,9 +224,6 @@ func TestAgentInProcess(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("bulwarkd did not stop")
-	}
-	if _, err := os.Stat(e.pidFile); !os.IsNotExist(err) {
-		t.Errorf("pid file left behind: %v", err)
 	}
 }
 

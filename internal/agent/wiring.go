@@ -22,7 +22,9 @@ const (
 // the alert/log pipeline (logPath, alertThrottling, maxAlertPerSec,
 // throttleSec), the gRPC server (gRPC, gRPCHealthPort, tls*; LogService,
 // and PolicyService/ProbeService backed by the policy store) and, when
-// metricsAddr is set, the metrics endpoint.
+// metricsAddr is set, the metrics endpoint; and telemetry (the system
+// monitor, see Telemetry) when this host can run it — when it cannot, the
+// reason is logged and the agent runs without it.
 func DefaultComponents(env Env) ([]Component, error) {
 	cfg := env.Config
 	reg := metrics.NewRegistry()
@@ -68,10 +70,32 @@ func DefaultComponents(env Env) ([]Component, error) {
 		ms.Logger = env.Logger.With("component", "metrics")
 		comps = append(comps, ms)
 	}
+	if t := startTelemetry(env, p); t != nil {
+		comps = append(comps, t)
+	}
 	return comps, nil
 }
 
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// startTelemetry loads the monitor for DefaultComponents, or logs why it
+// cannot and returns nil.
+func startTelemetry(env Env, pub Publisher) *Telemetry {
+	log := env.Logger.With("component", "monitor")
+	t, err := NewTelemetry(TelemetryOptions{
+		Config: env.Config, Probe: env.Probe, RuleSet: env.RuleSet,
+		Enforcer: env.Enforcer, EnforcerAlerts: true, Publisher: pub,
+		HostName: env.Config.Host, NodeID: env.NodeID, Logger: log,
+	})
+	if err != nil {
+		log.Warn("monitor unavailable, running without telemetry: no logs, and no Audit alerts", "reason", err.Error())
+		return nil
+	}
+	if env.OnConfig != nil {
+		env.OnConfig(telemetryLiveKeys, t.ApplyConfig)
+	}
+	return t
 }
