@@ -286,8 +286,11 @@ func hasPrefixAny(s string, prefixes ...string) bool {
 	return false
 }
 
+// runCmd runs a command in its own session, so it has no controlling
+// terminal even when the tests run from one.
 func runCmd(dir, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd.Run()
 }

@@ -53,6 +53,9 @@ func TestExecEventHasPathArgsCwdParentAndAncestry(t *testing.T) {
 	if ev.Process.UID != 0 || ev.Log.UID != 0 {
 		t.Errorf("uid %d", ev.Process.UID)
 	}
+	if ev.Process.TTY != "" || ev.Log.TTY != "" {
+		t.Errorf("tty %q, want none: the probe runs in a session without a terminal", ev.Process.TTY)
+	}
 	if !hasPrefixAny(ev.Parent.Exe, "/usr/bin/dash", "/bin/dash", "/usr/bin/sh", "/bin/sh", "/usr/bin/bash") {
 		t.Errorf("parent %q, want the shell", ev.Parent.Exe)
 	}

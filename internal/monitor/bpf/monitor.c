@@ -424,6 +424,10 @@ int BPF_PROG(handle_exec, struct task_struct *t, pid_t old_pid, struct linux_bin
 			off += r;
 		}
 	}
+	/* the header lives in a reused per-CPU buffer: clear the tty slot so a
+	 * process without a terminal does not inherit an earlier event's bytes */
+	h->args[1] = 0;
+	h->args[2] = 0;
 	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
 	if (tty) {
 		/* tty goes in args[1..2] as up to 16 bytes of its name */
