@@ -69,11 +69,17 @@ func TestLogService(t *testing.T) {
 				return e.p.Subscribers(pipeline.KindAlert) == 2 && e.p.Subscribers(pipeline.KindLog) == 1 &&
 					e.p.Subscribers(pipeline.KindMessage) == 1
 			})
+			// A record protobuf cannot encode as it is (not UTF-8) is sent
+			// repaired, and the streams live on.
+			e.p.PublishAlert(&feeder.Alert{PolicyName: "bad-\xff", Action: "Block", Type: "MatchedPolicy"})
 			e.p.PublishAlert(&feeder.Alert{PolicyName: "block-shadow", Action: "Block", Type: "MatchedPolicy"})
 			e.p.PublishLog(&feeder.Log{Type: "ContainerLog", Operation: "Process"})
 			e.p.PublishMessage(&feeder.Message{Level: "INFO", Message: "hello"})
 
 			for _, s := range []grpc.ServerStreamingClient[feeder.Alert]{alerts, all} {
+				if a, err := s.Recv(); err != nil || a.GetPolicyName() != "bad-\uFFFD" {
+					t.Errorf("repaired alert = %v, %v", a, err)
+				}
 				a, err := s.Recv()
 				if err != nil || a.GetPolicyName() != "block-shadow" {
 					t.Errorf("alert = %v, %v", a, err)

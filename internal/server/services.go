@@ -72,7 +72,7 @@ func watch[T any](s *Server, kind pipeline.Kind, filter string, stream grpc.Serv
 			if !ok {
 				return nil
 			}
-			if err := stream.Send(pick(ev)); err != nil {
+			if err := stream.Send(sendable(pick(ev))); err != nil {
 				return err
 			}
 		}
