@@ -9,10 +9,16 @@
 // recompiles the rule set from one store snapshot and hands it to the
 // enforcer, so an enforcer only ever sees whole rule sets.
 //
+// With container policies enabled and a container runtime found, the agent
+// also follows the runtime (containers.go): each container run gets its
+// own rule set, compiled and handed to the enforcer per workload on the
+// same loop as the host's, so the enforcer never sees two calls at once.
+//
 // DefaultComponents adds telemetry (telemetry.go): the system monitor,
-// whose events are decided against the current host rule set and become
-// MatchedHostPolicy alerts or HostLogs, as upstream's matcher does. Its
-// visibility follows configuration reloads live.
+// whose events are decided against the current host or container rule set
+// and become MatchedHostPolicy / MatchedPolicy alerts or HostLogs /
+// ContainerLogs, as upstream's matcher does. Its visibility follows
+// configuration reloads live.
 package agent
 
 import (
@@ -30,6 +36,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/engine"
+	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/policy"
 	"github.com/bulwark-security/bulwark/internal/policystore"
 	"github.com/bulwark-security/bulwark/internal/probe"
@@ -56,6 +63,10 @@ type Env struct {
 	// RuleSet returns the host's current rule set, replaced whole on every
 	// policy or configuration change; safe from any goroutine.
 	RuleSet func() *engine.RuleSet
+	// Containers tracks the node's containers and their rule sets; nil
+	// when the agent runs host-only (no runtime, or container policies
+	// disabled).
+	Containers *Containers
 	// OnConfig registers apply to run, on the configuration watcher's
 	// goroutine, after a reload that changed any of keys; those keys are
 	// then applied live rather than after a restart. Call it only from the
@@ -87,6 +98,9 @@ type Options struct {
 	Components ComponentsFunc
 	// NoSignal disables SIGHUP handling (in-process tests).
 	NoSignal bool
+	// ContainerSources, when set, feed the container registry instead of
+	// the runtimes found from criSocket or the well-known sockets.
+	ContainerSources []identity.Source
 }
 
 // Agent is a running bulwarkd.
@@ -99,10 +113,12 @@ type Agent struct {
 	enforcer Enforcer
 	store    *policystore.Store
 	ruleSet  atomic.Pointer[engine.RuleSet]
-	hooks    []configHook
-	nodeID   string
-	pidFile  string
-	ready    chan struct{}
+	// containers is nil when the agent runs host-only.
+	containers *Containers
+	hooks      []configHook
+	nodeID     string
+	pidFile    string
+	ready      chan struct{}
 }
 
 // New returns an agent; nothing happens until Start.
@@ -130,6 +146,10 @@ func (a *Agent) RuleSet() *engine.RuleSet { return a.ruleSet.Load() }
 
 // Enforcer returns the enforcer in use (after Ready).
 func (a *Agent) Enforcer() Enforcer { return a.enforcer }
+
+// Containers returns the container tracking (after Ready), or nil when
+// the agent runs host-only.
+func (a *Agent) Containers() *Containers { return a.containers }
 
 // Choice returns the enforcer choice and its reasons (after Ready).
 func (a *Agent) Choice() probe.Choice { return a.choice }
@@ -175,15 +195,27 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	})
 	changes, unsubscribe := a.store.Subscribe()
 	defer unsubscribe()
+	_, audited := a.enforcer.(*NoneEnforcer)
+	a.containers = newContainers(ContainersOptions{Config: cfg, Sources: a.opts.ContainerSources,
+		Policies: a.store.Snapshot, Audited: audited, Logger: a.log.With("component", "containers")})
+	var containerEvents <-chan identity.Event
+	if a.containers != nil {
+		events, cancel := a.containers.Registry().Subscribe()
+		defer cancel()
+		containerEvents = events
+	}
 	if err := a.rebuild("start"); err != nil {
 		return err
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.store.Start(gctx) })
+	if a.containers != nil {
+		g.Go(func() error { return a.containers.Start(gctx) })
+	}
 	if a.opts.Components != nil {
 		comps, err := a.opts.Components(Env{Config: cfg, Store: a.store, NodeID: a.nodeID, Logger: a.log,
-			Probe: a.report, Enforcer: a.enforcer.Name(), RuleSet: a.RuleSet,
+			Probe: a.report, Enforcer: a.enforcer.Name(), RuleSet: a.RuleSet, Containers: a.containers,
 			OnConfig: func(keys []string, apply func(*config.Config)) {
 				a.hooks = append(a.hooks, configHook{keys: keys, apply: apply})
 			}})
@@ -222,6 +254,12 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 				if err := a.rebuild("configuration change"); err != nil {
 					a.log.Error("enforcer rejected the new rule set, previous rules stay", "error", err)
 				}
+			case e, ok := <-containerEvents:
+				if !ok {
+					containerEvents = nil
+					continue
+				}
+				a.containerEvent(e)
 			}
 		}
 	})
@@ -327,7 +365,9 @@ func DefaultEnforcers() map[string]EnforcerFactory {
 }
 
 // rebuild compiles the host's rule set from the current snapshot and
-// configuration and applies it.
+// configuration and applies it, then every container's. Only the host's
+// rejection is returned; a container's is logged (its previous rules
+// stay).
 func (a *Agent) rebuild(why string) error {
 	cfg := a.cfg.Load()
 	policies := a.store.Snapshot()
@@ -337,12 +377,53 @@ func (a *Agent) rebuild(why string) error {
 		w.PolicyMode = engine.PolicyAudited
 	}
 	rs := engine.Compile(policies, w)
-	if err := a.enforcer.Apply(rs); err != nil {
+	err := a.enforcer.Apply(HostWorkload, rs)
+	if err == nil {
+		a.ruleSet.Store(rs)
+		a.logSummary(why, policies, rs)
+	}
+	if a.containers != nil {
+		for _, cw := range a.containers.recompile(cfg) {
+			a.applyContainer(cw, why)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("apply rule set: %w", err)
 	}
-	a.ruleSet.Store(rs)
-	a.logSummary(why, policies, rs)
 	return nil
+}
+
+// containerEvent applies a registry event: a new or updated container run
+// gets its rule set, an ended one loses it.
+func (a *Agent) containerEvent(e identity.Event) {
+	switch e.Type {
+	case identity.Added, identity.Updated:
+		a.applyContainer(a.containers.upsert(e.Container), "container "+e.Type.String())
+	case identity.Removed:
+		w := a.containers.remove(e.Container)
+		if w == nil {
+			return
+		}
+		if err := a.enforcer.Remove(w.enforced()); err != nil {
+			a.log.Error("enforcer failed to remove a container's rules", "container", w.enforced().String(), "error", err)
+		}
+		a.log.Info("container removed", "container", w.enforced().String(), "id", w.c.ID)
+	}
+}
+
+// applyContainer hands a container's rule set to the enforcer.
+func (a *Agent) applyContainer(w *containerWorkload, why string) {
+	if err := a.enforcer.Apply(w.enforced(), w.rs); err != nil {
+		a.log.Error("enforcer rejected a container's rule set, its previous rules stay", "container", w.enforced().String(), "error", err)
+		return
+	}
+	names := make([]string, 0, len(w.rs.Policies()))
+	for _, p := range w.rs.Policies() {
+		names = append(names, p.Name)
+	}
+	a.log.Info("container rule set applied", "trigger", why, "container", w.enforced().String(), "id", w.c.ID,
+		"image", w.c.Image, "labels", w.labels, "policies", strings.Join(names, ","), "mode", w.rs.Mode(),
+		"enforcer", a.enforcer.Name())
 }
 
 func (a *Agent) logSummary(why string, all []*policy.Policy, rs *engine.RuleSet) {

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-security/bulwark/api/proto/feeder"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/engine"
+	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/monitor"
 	"github.com/bulwark-security/bulwark/internal/probe"
 )
@@ -42,10 +43,19 @@ import (
 // enforcer do not depend on it. The agent warns when the host's rules
 // name a class that hostVisibility hides.
 //
-// Events of other cgroups than the host's (containers) are passed on as
-// ContainerLog with their cgroup id (EventData["CgroupID"]), named by the
-// WorkloadResolver when it knows them; container policies are not decided
-// here yet.
+// Container events (reference §3.3, §4.2–4.4) are handled the same way,
+// with the rule set of their container (see containers.go) and Type
+// MatchedPolicy / ContainerLog, their ContainerLog filtered by the
+// container's visibility (the visibility key). Since the monitor reuses its
+// Event, a container event is first rendered (ToLog, and its engine
+// Operation) and then submitted to an identity.Pending queue: it is
+// decided and published once its container is known — at once, usually;
+// when the event came before the runtime reported the container, once it
+// does — with ContainerID, ContainerName, ContainerImage, NamespaceName,
+// PodName and Labels filled. An event whose container never appears goes
+// out after 10 s as a ContainerLog with the container id its cgroup path
+// shows, if any; without a runtime, as a ContainerLog with its cgroup id
+// (EventData["CgroupID"]) only.
 
 // Publisher is where telemetry goes: the pipeline.
 type Publisher interface {
@@ -53,25 +63,15 @@ type Publisher interface {
 	PublishLog(*feeder.Log)
 }
 
-// Workload names the container a cgroup belongs to.
-type Workload struct {
-	ContainerID, ContainerName, ContainerImage string
-	NamespaceName, PodName, Labels             string
+// containerEvent is what is kept of a container event while it waits for
+// its container: the monitor's Event is reused once the handler returns.
+type containerEvent struct {
+	log    *feeder.Log
+	op     engine.Operation
+	hasOp  bool
+	passed bool
+	class  monitor.Visibility
 }
-
-// WorkloadResolver maps a cgroup v2 id to its workload. It is called on
-// the monitor's reader goroutine for every container event, so it must
-// not block. internal/identity provides the real one.
-type WorkloadResolver interface {
-	Resolve(cgroupID uint64) (Workload, bool)
-}
-
-// HostOnlyResolver knows no containers: every container event is passed on
-// with its cgroup id only.
-type HostOnlyResolver struct{}
-
-// Resolve implements WorkloadResolver.
-func (HostOnlyResolver) Resolve(uint64) (Workload, bool) { return Workload{}, false }
 
 // BPFLSMEnforcerName is the Enforcer name of the BPF-LSM enforcer, which
 // reports its own denials from the kernel.
@@ -131,11 +131,13 @@ type TelemetryOptions struct {
 	// EnforcerAlerts: see enforcerReportsDenials. Upstream's default is true.
 	EnforcerAlerts bool
 	Publisher      Publisher
-	// Resolver names container workloads; nil means HostOnlyResolver.
-	Resolver WorkloadResolver
-	HostName string
-	NodeID   string
-	Logger   *slog.Logger
+	// Containers attributes container events to containers and gives their
+	// rule sets; nil: container events are ContainerLogs with their cgroup
+	// id only.
+	Containers *Containers
+	HostName   string
+	NodeID     string
+	Logger     *slog.Logger
 }
 
 // Telemetry is the monitor running under the agent.
@@ -144,17 +146,18 @@ type Telemetry struct {
 	log  *slog.Logger
 	mon  *monitor.Monitor
 	// hostVis is the host visibility in force, for the userspace filter of
-	// HostLogs (the kernel's filter lags a reload by the events in flight).
-	hostVis atomic.Uint32
+	// HostLogs (the kernel's filter lags a reload by the events in flight);
+	// vis the container visibility, for containers that are not known.
+	hostVis, vis atomic.Uint32
+	// pending holds container events until their container is known; nil
+	// without Containers.
+	pending *identity.Pending[*containerEvent]
 }
 
 // NewTelemetry loads and attaches the monitor. It returns a nil Telemetry
 // and the reason when this host cannot run it (no BTF, programs refused);
 // the agent then runs without telemetry.
 func NewTelemetry(o TelemetryOptions) (*Telemetry, error) {
-	if o.Resolver == nil {
-		o.Resolver = HostOnlyResolver{}
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -167,6 +170,7 @@ func NewTelemetry(o TelemetryOptions) (*Telemetry, error) {
 	t := &Telemetry{opts: o, log: o.Logger}
 	vis, hostVis := visibilities(o.Config)
 	t.hostVis.Store(uint32(hostVis))
+	t.vis.Store(uint32(vis))
 	mopts := monitor.Options{
 		Handler:        t.handle,
 		Visibility:     vis,
@@ -182,6 +186,10 @@ func NewTelemetry(o TelemetryOptions) (*Telemetry, error) {
 		return nil, err
 	}
 	t.mon = m
+	if o.Containers != nil {
+		t.pending = identity.NewPending(o.Containers.Registry(), identity.PendingOptions{}, t.emitContainer)
+		o.Containers.attachMonitor(m)
+	}
 	if err := t.mon.SetEnabled(vis != monitor.VisibilityNone || hostVis != monitor.VisibilityNone); err != nil {
 		m.Close()
 		return nil, err
@@ -222,6 +230,10 @@ func (t *Telemetry) ApplyConfig(cfg *config.Config) {
 		return
 	}
 	t.hostVis.Store(uint32(hostVis))
+	t.vis.Store(uint32(vis))
+	if t.opts.Containers != nil {
+		t.opts.Containers.applyVisibility(cfg)
+	}
 	on := vis != monitor.VisibilityNone || hostVis != monitor.VisibilityNone
 	if err := t.mon.SetEnabled(on); err != nil {
 		t.log.Error("monitor switch not applied", "error", err)
@@ -278,6 +290,18 @@ func (t *Telemetry) Start(ctx context.Context) error {
 		t.log.Info("monitor stopped", "records", st.Records, "malformed", st.Malformed,
 			"ringFull", drops.RingFull, "pendingFull", drops.PendingFull)
 	}()
+	if t.pending != nil {
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { _ = t.pending.Run(pctx); close(done) }()
+		defer func() {
+			cancel() // emits what still waits, unresolved
+			<-done
+			st := t.pending.Stats()
+			t.log.Info("container event queue stopped", "immediate", st.Immediate, "held", st.Held,
+				"enriched", st.Enriched, "expired", st.Expired, "overflowed", st.Overflowed)
+		}()
+	}
 	if err := t.mon.Start(ctx); err != nil {
 		t.log.Error("monitor failed, telemetry stops (the agent keeps running)", "error", err)
 	}
@@ -289,47 +313,90 @@ func (t *Telemetry) handle(ev *monitor.Event) {
 	if !ev.Visible() {
 		return // tree upkeep only (a hidden class)
 	}
+	op, hasOp := monitor.EngineOperation(ev)
 	if !ev.Host() {
-		t.containerLog(ev)
+		t.containerEvent(ev, op, hasOp)
 		return
 	}
 	rs := t.opts.RuleSet()
-	var d engine.Decision
-	if op, ok := monitor.EngineOperation(ev); ok && rs != nil {
-		d = rs.Decide(op)
-	} else {
-		d = engine.Decision{Action: engine.ActionAllow, Source: engine.SourceNone}
-	}
-	switch conclude(&d, ev.Ret >= 0, t.opts.Enforcer, t.opts.EnforcerAlerts) {
-	case concludeDrop:
-		return
-	case concludeMonitorAlert:
-		if a, ok := monitor.Audit(rs, ev); ok {
-			t.publishAlert(a, ev)
-			return
-		}
-	case concludeEnforcerAlert:
-		if l := monitor.ToLog(ev); l != nil {
-			t.publishAlert(enforcerAlert(l, &d, t.opts.Enforcer), ev)
-			return
-		}
-	}
-	if monitor.Visibility(t.hostVis.Load())&ev.Class() == 0 {
+	c, d := t.conclude(rs, &op, hasOp, ev.Ret >= 0)
+	visible := monitor.Visibility(t.hostVis.Load())&ev.Class() != 0
+	if c == concludeDrop || (c == concludeLog && !visible) {
 		return
 	}
 	if l := monitor.ToLog(ev); l != nil {
+		t.publish(c, &d, l, monitor.TypeMatchedHostPolicy, visible)
+	}
+}
+
+// conclude decides one operation with rs (nil: no rules) and applies
+// upstream's matcher outcomes; host and container events share it.
+func (t *Telemetry) conclude(rs *engine.RuleSet, op *engine.Operation, hasOp, passed bool) (conclusion, engine.Decision) {
+	d := engine.Decision{Action: engine.ActionAllow, Source: engine.SourceNone}
+	if hasOp && rs != nil {
+		d = rs.Decide(*op)
+	}
+	return conclude(&d, passed, t.opts.Enforcer, t.opts.EnforcerAlerts), d
+}
+
+// publish publishes what one concluded event becomes: an alert of type
+// alertType (built from its log record l), or l when visible.
+func (t *Telemetry) publish(c conclusion, d *engine.Decision, l *feeder.Log, alertType string, visible bool) {
+	switch c {
+	case concludeDrop:
+		return
+	case concludeMonitorAlert:
+		t.publishAlert(alertFromLog(l, d, monitor.EnforcerMonitor), alertType)
+		return
+	case concludeEnforcerAlert:
+		t.publishAlert(alertFromLog(l, d, t.opts.Enforcer), alertType)
+		return
+	}
+	if visible {
 		t.publishLog(l)
 	}
 }
 
-func (t *Telemetry) publishAlert(a *feeder.Alert, ev *monitor.Event) {
-	a.Type = monitor.TypeMatchedHostPolicy
+// containerEvent renders a container event and hands it to the pending
+// queue (or, without containers, publishes it as a ContainerLog).
+func (t *Telemetry) containerEvent(ev *monitor.Event, op engine.Operation, hasOp bool) {
+	l := monitor.ToLog(ev)
+	if l == nil {
+		return // fork, exit
+	}
+	ce := &containerEvent{log: l, op: op, hasOp: hasOp, passed: ev.Ret >= 0, class: ev.Class()}
+	if t.pending == nil {
+		t.emitContainer(ce, identity.Resolution{Status: identity.StatusUnknown})
+		return
+	}
+	t.pending.Submit(ev.CgroupID, ce)
+}
+
+// emitContainer decides and publishes a container event once its
+// container is resolved (or given up on); calls never overlap.
+func (t *Telemetry) emitContainer(ce *containerEvent, res identity.Resolution) {
+	l := ce.log
+	l.Type = monitor.TypeContainerLog
+	vis := monitor.Visibility(t.vis.Load())
+	var rs *engine.RuleSet
+	if res.Container != nil && t.opts.Containers != nil {
+		w := t.opts.Containers.workload(res.Container)
+		rs, vis = w.rs, w.vis
+		c := w.c
+		l.ContainerID, l.ContainerName, l.ContainerImage = c.ID, c.Name, c.Image
+		l.NamespaceName, l.PodName, l.Labels = c.Namespace, c.PodName, w.labels
+	} else if res.ContainerID != "" {
+		l.ContainerID = res.ContainerID
+	}
+	c, d := t.conclude(rs, &ce.op, ce.hasOp, ce.passed)
+	t.publish(c, &d, l, monitor.TypeMatchedPolicy, vis&ce.class != 0)
+}
+
+func (t *Telemetry) publishAlert(a *feeder.Alert, alertType string) {
+	a.Type = alertType
 	a.HostName, a.NodeID = t.opts.HostName, t.opts.NodeID
 	if a.EventData == nil {
 		a.EventData = map[string]string{}
-	}
-	if _, ok := a.EventData["Ancestry"]; !ok && ev.Ancestry != "" {
-		a.EventData["Ancestry"] = ev.Ancestry
 	}
 	validUTF8(&a.Source, &a.Resource, &a.ProcessName, &a.ParentProcessName, &a.Cwd, &a.TTY, &a.Data)
 	validMap(a.EventData)
@@ -362,22 +429,10 @@ func validMap(m map[string]string) {
 	}
 }
 
-func (t *Telemetry) containerLog(ev *monitor.Event) {
-	l := monitor.ToLog(ev)
-	if l == nil {
-		return
-	}
-	l.Type = monitor.TypeContainerLog
-	if w, ok := t.opts.Resolver.Resolve(ev.CgroupID); ok {
-		l.ContainerID, l.ContainerName, l.ContainerImage = w.ContainerID, w.ContainerName, w.ContainerImage
-		l.NamespaceName, l.PodName, l.Labels = w.NamespaceName, w.PodName, w.Labels
-	}
-	t.publishLog(l)
-}
-
-// enforcerAlert is the alert of a denial the enforcer does not report
-// itself, from the event's log record and the decision.
-func enforcerAlert(l *feeder.Log, d *engine.Decision, enforcer string) *feeder.Alert {
+// alertFromLog is the alert of a decision d in enforcer's name (the
+// monitor's for audits, the enforcer's for a denial it does not report
+// itself), from the event's log record l, with its workload fields.
+func alertFromLog(l *feeder.Log, d *engine.Decision, enforcer string) *feeder.Alert {
 	a := &feeder.Alert{
 		Timestamp: l.Timestamp, UpdatedTime: l.UpdatedTime,
 		HostPPID: l.HostPPID, HostPID: l.HostPID, PPID: l.PPID, PID: l.PID, UID: l.UID,
@@ -386,6 +441,8 @@ func enforcerAlert(l *feeder.Log, d *engine.Decision, enforcer string) *feeder.A
 		Message: d.Message, Source: l.Source, Operation: l.Operation, Resource: l.Resource, Data: l.Data,
 		EventData: l.EventData, Result: l.Result, Cwd: l.Cwd, TTY: l.TTY, ExecEvent: l.ExecEvent,
 		Enforcer: enforcer, Action: string(d.Action),
+		ContainerID: l.ContainerID, ContainerName: l.ContainerName, ContainerImage: l.ContainerImage,
+		NamespaceName: l.NamespaceName, PodName: l.PodName, Labels: l.Labels, Owner: l.Owner,
 	}
 	if d.Severity > 0 {
 		a.Severity = strconv.Itoa(d.Severity)

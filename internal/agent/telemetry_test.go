@@ -84,7 +84,12 @@ func testHostPolicy(name string, severity int, extra, process, file, action stri
 
 func (e telemetryEnv) writeConfig(t *testing.T, hostVisibility string) {
 	t.Helper()
-	write(t, e.config, fmt.Sprintf(`host: bwtest-host
+	write(t, e.config, testConfig(e.dir, e.socket, e.events, e.policyDir, "enableKubeArmorHostPolicy: true\nhostVisibility: "+hostVisibility+"\n"))
+}
+
+// testConfig is a bulwarkd configuration in dir, followed by extra keys.
+func testConfig(dir, socket, events, policyDir, extra string) string {
+	return fmt.Sprintf(`host: bwtest-host
 gRPC: unix://%s
 gRPCHealthPort: 0
 logPath: %s
@@ -92,10 +97,8 @@ policyDir: %s
 stateDir: %s
 pidFile: ""
 machineIDPath: %s
-enableKubeArmorHostPolicy: true
 alertThrottling: false
-hostVisibility: %s
-`, e.socket, e.events, e.policyDir, filepath.Join(e.dir, "state"), filepath.Join(e.dir, "machine-id"), hostVisibility))
+`, socket, events, policyDir, filepath.Join(dir, "state"), filepath.Join(dir, "machine-id")) + extra
 }
 
 // run runs one actor and returns its pid.
@@ -115,18 +118,21 @@ type record struct {
 	EventData                                               map[string]string
 }
 
-func readEvents(t *testing.T, path string) []record {
+func readEvents(t *testing.T, path string) []record { return readJSONLines[record](t, path) }
+
+// readJSONLines reads logPath's records as T.
+func readJSONLines[T any](t *testing.T, path string) []T {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	var out []record
+	var out []T
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var r record
+		var r T
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("logPath line %q: %v", sc.Text(), err)
 		}

@@ -21,7 +21,8 @@ const (
 // DefaultComponents builds bulwarkd's components from the configuration:
 // the alert/log pipeline (logPath, alertThrottling, maxAlertPerSec,
 // throttleSec), the gRPC server (gRPC, gRPCHealthPort, tls*; LogService,
-// and PolicyService/ProbeService backed by the policy store) and, when
+// and PolicyService/ProbeService backed by the policy store, ProbeService
+// with the containers and the policies selecting each) and, when
 // metricsAddr is set, the metrics endpoint; and telemetry (the system
 // monitor, see Telemetry) when this host can run it — when it cannot, the
 // reason is logged and the agent runs without it.
@@ -47,7 +48,7 @@ func DefaultComponents(env Env) ([]Component, error) {
 		Address:       cfg.GRPC,
 		HealthAddress: cfg.HealthAddress(),
 		Pipeline:      p,
-		Policies:      env.Store,
+		Policies:      probeAPI{Store: env.Store, containers: env.Containers},
 		Logger:        env.Logger.With("component", "server"),
 	}
 	if cfg.TLSEnabled {
@@ -88,7 +89,7 @@ func startTelemetry(env Env, pub Publisher) *Telemetry {
 	t, err := NewTelemetry(TelemetryOptions{
 		Config: env.Config, Probe: env.Probe, RuleSet: env.RuleSet,
 		Enforcer: env.Enforcer, EnforcerAlerts: true, Publisher: pub,
-		HostName: env.Config.Host, NodeID: env.NodeID, Logger: log,
+		Containers: env.Containers, HostName: env.Config.Host, NodeID: env.NodeID, Logger: log,
 	})
 	if err != nil {
 		log.Warn("monitor unavailable, running without telemetry: no logs, and no Audit alerts", "reason", err.Error())

@@ -36,6 +36,7 @@ type Config struct {
 	HostDefaultCapabilitiesPosture engine.Posture
 
 	EnableKubeArmorPolicy     bool
+	CRISocket                 string // container runtime socket; empty: detect the well-known ones
 	EnableKubeArmorHostPolicy bool
 	EnableNetworkPolicy       bool // accept KubeArmorNetworkPolicy (not enforced yet)
 
@@ -248,6 +249,8 @@ var keys = []*Key{
 	dyn(postureKey("hostDefaultCapabilitiesPosture", "host capabilities default posture", func(c *Config) *engine.Posture { return &c.HostDefaultCapabilitiesPosture })),
 	boolKey("enableKubeArmorPolicy", "true", "accept container policies (KubeArmorPolicy, KubeArmorClusterPolicy)", true,
 		func(c *Config) *bool { return &c.EnableKubeArmorPolicy }),
+	strKey("criSocket", "", "container runtime socket (unix:///path or /path); empty: detect KubeArmor's well-known docker and containerd sockets", true,
+		optional(socketPath), func(c *Config) *string { return &c.CRISocket }),
 	boolKey("enableKubeArmorHostPolicy", "false", "accept host policies (default true outside Kubernetes)", true,
 		func(c *Config) *bool { return &c.EnableKubeArmorHostPolicy }),
 	boolKey("enableNetworkPolicy", "false", "accept KubeArmorNetworkPolicy (stored, not yet enforced)", false,
@@ -394,6 +397,20 @@ func absPath(v string) (string, error) {
 		return "", fmt.Errorf("path %q is not absolute", v)
 	}
 	return filepath.Clean(v), nil
+}
+
+// socketPath accepts a unix socket as unix:///path or /path.
+func socketPath(v string) (string, error) {
+	if p, ok := strings.CutPrefix(v, "unix://"); ok {
+		if _, err := absPath(p); err != nil {
+			return "", err
+		}
+		return v, nil
+	}
+	if strings.Contains(v, "://") {
+		return "", fmt.Errorf("%q: want unix:///path or /path", v)
+	}
+	return absPath(v)
 }
 
 func logPath(v string) (string, error) {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/identity/containerd"
-	"github.com/bulwark-security/bulwark/internal/identity/internal/testenv"
 	"github.com/bulwark-security/bulwark/internal/policy"
+	"github.com/bulwark-security/bulwark/internal/testenv"
 )
 
 const waitTimeout = 20 * time.Second

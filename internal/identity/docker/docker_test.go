@@ -20,7 +20,7 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/identity/docker"
-	"github.com/bulwark-security/bulwark/internal/identity/internal/testenv"
+	"github.com/bulwark-security/bulwark/internal/testenv"
 )
 
 // fakeContainer is a "container": a sleep process in a cgroup of its own,

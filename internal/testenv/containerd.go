@@ -269,6 +269,37 @@ func (d *Containerd) Exec(ctx context.Context, task client.Task, args ...string)
 	return p
 }
 
+// ExecWait runs args inside task's container until they exit, deletes the
+// exec process and returns its (host) pid and exit status.
+func (d *Containerd) ExecWait(ctx context.Context, task client.Task, args ...string) (pid, status uint32) {
+	d.t.Helper()
+	spec, err := task.Spec(ctx)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	pspec := *spec.Process
+	pspec.Args = args
+	p, err := task.Exec(ctx, "exec-"+RandomHex(4), &pspec, cio.NullIO)
+	if err != nil {
+		d.t.Fatalf("exec in %s: %v", task.ID(), err)
+	}
+	defer func() { _, _ = p.Delete(ctx) }()
+	wait, err := p.Wait(ctx) // before Start, not to miss the exit
+	if err != nil {
+		d.t.Fatalf("wait for exec in %s: %v", task.ID(), err)
+	}
+	if err := p.Start(ctx); err != nil {
+		d.t.Fatalf("start exec in %s: %v", task.ID(), err)
+	}
+	select {
+	case st := <-wait:
+		return p.Pid(), st.ExitCode()
+	case <-time.After(20 * time.Second):
+		d.t.Fatalf("exec %v in %s did not exit", args, task.ID())
+	}
+	return 0, 0
+}
+
 func killAndDelete(ctx context.Context, task client.Task) error {
 	wait, err := task.Wait(ctx)
 	if err != nil {

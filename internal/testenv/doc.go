@@ -4,4 +4,7 @@
 // (tasks, containers, snapshots, mounts, cgroups, the daemon) in
 // t.Cleanup, even when the test fails. It never touches a containerd on
 // the default socket.
+//
+// It is test-only code: import it from _test.go files only (the identity
+// sources' tests and the agent's end-to-end container tests).
 package testenv
