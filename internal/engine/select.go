@@ -41,13 +41,32 @@ func Select(policies []*policy.Policy, w Workload) []*policy.Policy {
 func Selects(p *policy.Policy, w Workload) bool {
 	switch p.Kind {
 	case policy.KindPolicy:
-		return !w.Host && p.Namespace == w.Namespace && selectsContainer(p.Selector, w)
+		return !w.Host && policyNamespace(p, w) == w.Namespace && selectsContainer(p.Selector, w)
 	case policy.KindClusterPolicy:
 		return !w.Host && namespaceSelected(p.Selector.Expressions, w.Namespace) && selectsContainer(p.Selector, w)
 	case policy.KindHostPolicy:
 		return w.Host && selectsNode(p.Selector.NodeLabels, w)
 	default:
 		return false
+	}
+}
+
+// Namespaces a KubeArmorPolicy without metadata.namespace lives in.
+const (
+	DefaultNamespace    = "default"             // Kubernetes: kubectl's default
+	StandaloneNamespace = "container_namespace" // outside Kubernetes, as upstream
+)
+
+// policyNamespace is p's namespace, or the default one for w's mode when
+// the policy names none.
+func policyNamespace(p *policy.Policy, w Workload) string {
+	switch {
+	case p.Namespace != "":
+		return p.Namespace
+	case w.Standalone:
+		return StandaloneNamespace
+	default:
+		return DefaultNamespace
 	}
 }
 

@@ -11,6 +11,7 @@ func TestSelects(t *testing.T) {
 		return policy.Expression{Key: key, Operator: op, Values: values}
 	}
 	withSelector := func(p *policy.Policy, s policy.Selector) *policy.Policy { p.Selector = s; return p }
+	withNamespace := func(p *policy.Policy, ns string) *policy.Policy { p.Namespace = ns; return p }
 	csp := func(exprs ...policy.Expression) *policy.Policy {
 		return &policy.Policy{Kind: policy.KindClusterPolicy, Name: "c", Selector: policy.Selector{Expressions: exprs}}
 	}
@@ -32,6 +33,11 @@ func TestSelects(t *testing.T) {
 		{"a KSP ignores other namespaces", ksp("p"), Workload{Namespace: "other", Labels: web.Labels}, false},
 		{"a KSP needs every matchLabels entry", withSelector(ksp("p"), policy.Selector{MatchLabels: map[string]string{"app": "web", "tier": "back"}}), web, false},
 		{"an empty KSP selector selects the whole namespace", withSelector(ksp("p"), policy.Selector{}), web, true},
+		{"a KSP without namespace is in default in Kubernetes", withNamespace(ksp("p"), ""), web, true},
+		{"a KSP without namespace is in container_namespace outside Kubernetes", withNamespace(ksp("p"), ""),
+			Workload{Namespace: StandaloneNamespace, Labels: web.Labels, Standalone: true}, true},
+		{"a KSP without namespace misses default outside Kubernetes", withNamespace(ksp("p"), ""),
+			Workload{Namespace: "default", Labels: web.Labels, Standalone: true}, false},
 		{"a KSP never applies to a host", ksp("p"), Workload{Host: true, Namespace: "default", Labels: web.Labels}, false},
 		{"label In values are ORed", withSelector(ksp("p"), policy.Selector{Expressions: []policy.Expression{expr("label", "In", "app=db", "tier=front")}}), web, true},
 		{"label In with no value present excludes", withSelector(ksp("p"), policy.Selector{Expressions: []policy.Expression{expr("label", "In", "app=db")}}), web, false},

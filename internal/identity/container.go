@@ -36,7 +36,7 @@ const (
 
 // DefaultNamespace is the policy namespace of containers outside
 // Kubernetes without a kubearmor.io/namespace label (as KubeArmor).
-const DefaultNamespace = "container_namespace"
+const DefaultNamespace = engine.StandaloneNamespace
 
 // Container is one run of a container. Records handed out by the Registry
 // are shared and must not be modified.

@@ -79,8 +79,10 @@
 //     engine to interpret.
 //
 // Where upstream is ambiguous this package decides: a KubeArmorPolicy
-// without namespace gets "default" (what kubectl does with the default
-// context); a preset without action takes the spec's action and must end
+// without namespace keeps an empty Namespace, and the engine reads it as
+// "default" in Kubernetes (what kubectl does with the default context) and
+// as "container_namespace" outside it (as upstream's non-Kubernetes mode);
+// a preset without action takes the spec's action and must end
 // up Audit or Block; a syscall matchPaths path ending in "/" becomes a
 // MatchDirectory rule, otherwise MatchPath; fromSource entries without a
 // path are reported and dropped; a KubeArmorNetworkPolicy is validated

@@ -113,9 +113,6 @@ func (d *document) policy(k Kind, n *yaml.Node, path string) *Policy {
 		var o v1.KubeArmorPolicy
 		if sub.decode(obj, &o) {
 			p.Name, p.Namespace = o.Name, o.Namespace
-			if p.Namespace == "" {
-				p.Namespace = "default"
-			}
 			p.Selector = sub.podSelector(o.Spec.Selector)
 			sub.rules(p, fromContainerSpec(o.Spec.RuleMeta, o.Spec.Process, o.Spec.File, o.Spec.Network,
 				o.Spec.Capabilities, o.Spec.Syscalls, o.Spec.Presets, o.Spec.AppArmor))
