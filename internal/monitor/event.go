@@ -169,7 +169,14 @@ type Process struct {
 	PidNS     uint32
 	// Start is the process's start (fork or exec) as CLOCK_BOOTTIME ns.
 	Start uint64
-	// ExecID identifies one exec of one process on this node:
-	// "<boot ns of the exec>:<host pid>".
+	// ExecID names the exec session the process belongs to (see the
+	// package documentation): "<host pid of the session's root>-<boot ns
+	// of the root's entry into the container>"; "" for a process of a
+	// container's own tree and for every host process.
 	ExecID string
+	// ExecSession is the exec session's entry point: the ancestry, outside
+	// the container, of the process that entered it, ending with that
+	// process's executable ("/sbin/init > /usr/bin/containerd-shim-runc-v2
+	// > /usr/sbin/runc", "/usr/sbin/sshd > /bin/bash > /usr/bin/nsenter").
+	ExecSession string
 }

@@ -47,9 +47,12 @@ func Operation(ev *Event) string {
 // ToLog converts an enriched event into a KubeArmor Log: Operation,
 // Resource, Data, Result and the process fields, with EventData holding
 // the key/values of Data (and of Resource for network events) plus
-// "Ancestry". Container identity (ContainerID, names, pod) and the node's
-// names are left for the agent; Type is HostLog for host events and
-// ContainerLog otherwise. It returns nil for fork and exit events.
+// "Ancestry", "CgroupID" and, for a process of an exec session, "ExecID"
+// and "ExecSession" (ExecEvent.ExecID is the session's id too; its
+// ExecutableName is the command name). Container identity (ContainerID,
+// names, pod) and the node's names are left for the agent; Type is HostLog
+// for host events and ContainerLog otherwise. It returns nil for fork and
+// exit events.
 func ToLog(ev *Event) *feeder.Log {
 	op := Operation(ev)
 	if op == "" {
@@ -86,6 +89,7 @@ func ToLog(ev *Event) *feeder.Log {
 	l.Cwd, l.TTY = ev.Process.Cwd, ev.Process.TTY
 	l.Resource, l.Data = resource, all[d.start:]
 	rec.x.ExecutableName = comm
+	rec.x.ExecID = ev.Process.ExecID
 	l.ExecEvent = &rec.x
 	if ev.Host() {
 		l.Type = TypeHostLog
@@ -125,6 +129,7 @@ func ToLog(ev *Event) *feeder.Log {
 	}
 	if ev.Process.ExecID != "" {
 		l.EventData["ExecID"] = ev.Process.ExecID
+		l.EventData["ExecSession"] = ev.Process.ExecSession
 	}
 	l.EventData["CgroupID"] = all[commEnd:d.start]
 	return l

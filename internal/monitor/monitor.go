@@ -127,6 +127,9 @@ func New(opts Options) (*Monitor, error) {
 	}
 	m.bootOff = time.Now().UnixNano() - ts.Nano()
 
+	if opts.Tree.HostMountNS == 0 {
+		opts.Tree.HostMountNS = hostMnt
+	}
 	m.tree = NewTree(opts.Tree)
 	if !opts.NoSeed {
 		if err := m.tree.Seed(); err != nil {

@@ -2,8 +2,10 @@ package monitor
 
 import (
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,11 @@ type TreeOptions struct {
 	// CgroupFS is the cgroup v2 mount, to turn /proc/PID/cgroup into cgroup
 	// ids. Default /sys/fs/cgroup/unified when it exists, else /sys/fs/cgroup.
 	CgroupFS string
+	// HostMountNS is the inode of the host's mount namespace, to tell host
+	// processes read from /proc from containers' (live events carry the
+	// kernel's FlagHost). Default: that of ProcFS's PID 1, when ProcFS is
+	// set.
+	HostMountNS uint64
 	// Now returns the current time; default time.Now. For tests.
 	Now func() time.Time
 }
@@ -38,7 +45,11 @@ const (
 
 type procNode struct {
 	Process
-	ancestry   string
+	ancestry string
+	// host: the process was in the host's mount namespace at its last
+	// fork or exec; mntNS its mount namespace then (0: unknown).
+	host       bool
+	mntNS      uint32
 	exited     bool
 	exitedAt   time.Time
 	prev, next *procNode // LRU list, most recent first
@@ -55,6 +66,10 @@ type Tree struct {
 	exitQueue []exitEntry
 	lastReap  time.Time
 	evictions uint64
+	// mntLive counts the live processes of each container mount
+	// namespace: an entry into a namespace that has none is its
+	// container's first process (its init), not an exec session.
+	mntLive map[uint32]int
 }
 
 type exitEntry struct {
@@ -79,7 +94,13 @@ func NewTree(opts TreeOptions) *Tree {
 			opts.CgroupFS = "/sys/fs/cgroup/unified"
 		}
 	}
-	t := &Tree{opts: opts, nodes: make(map[uint32]*procNode)}
+	if opts.HostMountNS == 0 && opts.ProcFS != "" {
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join(opts.ProcFS, "1", "ns", "mnt"), &st) == nil {
+			opts.HostMountNS = st.Ino
+		}
+	}
+	t := &Tree{opts: opts, nodes: make(map[uint32]*procNode), mntLive: make(map[uint32]int)}
 	t.head.next, t.head.prev = &t.head, &t.head
 	return t
 }
@@ -116,10 +137,12 @@ func (t *Tree) touch(n *procNode) {
 }
 
 func (t *Tree) insert(n *procNode) {
-	if old, ok := t.nodes[n.PID]; ok {
+	if old, ok := t.nodes[n.PID]; ok && old != n {
 		t.unlink(old)
+		t.countLive(old, -1)
 	}
 	t.nodes[n.PID] = n
+	t.countLive(n, 1)
 	t.touch(n)
 	for len(t.nodes) > t.opts.MaxProcesses {
 		victim := t.head.prev
@@ -128,6 +151,7 @@ func (t *Tree) insert(n *procNode) {
 		}
 		t.unlink(victim)
 		delete(t.nodes, victim.PID)
+		t.countLive(victim, -1)
 		if !victim.exited {
 			t.evictions++
 		}
@@ -173,12 +197,14 @@ func (t *Tree) Apply(ev *Event) {
 		n := &procNode{Process: Process{
 			PID: ev.HostPID, PPID: ev.HostPPID, NsPID: ev.PID, UID: ev.UID,
 			CgroupID: ev.CgroupID, PidNS: ev.PidNS, Start: ev.BootNS,
-		}}
-		if p := t.get(ev.HostPPID); p != nil {
-			n.Exe, n.Args, n.Cwd, n.TTY, n.ExecID = p.Exe, p.Args, p.Cwd, p.TTY, p.ExecID
+		}, host: ev.Host(), mntNS: ev.MntNS}
+		p := t.get(ev.HostPPID)
+		if p != nil {
+			n.Exe, n.Args, n.Cwd, n.TTY = p.Exe, p.Args, p.Cwd, p.TTY
 		} else if ev.HostPPID == 0 {
 			n.Exe = string(ev.Comm)
 		}
+		t.execSession(n, nil, p, ev.BootNS)
 		n.ancestry = t.ancestryOf(n, ev.Host())
 		t.insert(n)
 	case KindExec:
@@ -186,12 +212,13 @@ func (t *Tree) Apply(ev *Event) {
 			PID: ev.HostPID, PPID: ev.HostPPID, NsPID: ev.PID, UID: ev.UID,
 			CgroupID: ev.CgroupID, PidNS: ev.PidNS, Start: ev.BootNS,
 			Exe: string(ev.Path), Args: ev.ArgList(), Cwd: string(ev.Cwd), TTY: string(ev.TTY),
-			ExecID: strconv.FormatUint(ev.BootNS, 10) + ":" + strconv.FormatUint(uint64(ev.HostPID), 10),
-		}}
+		}, host: ev.Host(), mntNS: ev.MntNS}
+		t.execSession(n, t.nodes[ev.HostPID], t.get(ev.HostPPID), ev.BootNS)
 		n.ancestry = t.ancestryOf(n, ev.Host())
 		t.insert(n)
 	case KindExit:
 		if n := t.get(ev.HostPID); n != nil && !n.exited {
+			t.countLive(n, -1)
 			n.exited, n.exitedAt = true, now
 			t.exitQueue = append(t.exitQueue, exitEntry{ev.HostPID, now})
 		}
@@ -298,10 +325,19 @@ func (t *Tree) Seed() error {
 	// Read each, then insert in parent-first order.
 	read := make(map[uint32]*procNode, len(pids))
 	for _, pid := range pids {
-		if n := readProc(t.opts.ProcFS, t.opts.CgroupFS, pid); n != nil {
+		if n := t.readProc(pid); n != nil {
 			read[pid] = n
 		}
 	}
+	// Oldest first (then parents first), so that a container's init is
+	// placed before any exec session into it.
+	slices.SortFunc(pids, func(a, b uint32) int {
+		na, nb := read[a], read[b]
+		if na == nil || nb == nil {
+			return cmp.Compare(a, b)
+		}
+		return cmp.Or(cmp.Compare(na.Start, nb.Start), cmp.Compare(a, b))
+	})
 	var add func(n *procNode, depth int)
 	add = func(n *procNode, depth int) {
 		if _, done := t.nodes[n.PID]; done {
@@ -310,7 +346,8 @@ func (t *Tree) Seed() error {
 		if p, ok := read[n.PPID]; ok && depth < maxAncestry && p != n {
 			add(p, depth+1)
 		}
-		n.ancestry = t.ancestryOf(n, true)
+		t.execSession(n, nil, t.nodes[n.PPID], n.Start)
+		n.ancestry = t.ancestryOf(n, n.host)
 		t.insert(n)
 	}
 	for _, pid := range pids {
@@ -325,17 +362,19 @@ func (t *Tree) readProcLocked(pid uint32) *procNode {
 	if t.opts.ProcFS == "" || pid == 0 {
 		return nil
 	}
-	n := readProc(t.opts.ProcFS, t.opts.CgroupFS, pid)
+	n := t.readProc(pid)
 	if n == nil {
 		return nil
 	}
-	n.ancestry = t.ancestryOf(n, true)
+	t.execSession(n, nil, t.nodes[n.PPID], n.Start)
+	n.ancestry = t.ancestryOf(n, n.host)
 	t.insert(n)
 	return n
 }
 
 // readProc reads one process from procfs; nil if it is gone.
-func readProc(procfs, cgroupfs string, pid uint32) *procNode {
+func (t *Tree) readProc(pid uint32) *procNode {
+	procfs, cgroupfs := t.opts.ProcFS, t.opts.CgroupFS
 	dir := filepath.Join(procfs, strconv.FormatUint(uint64(pid), 10))
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
@@ -397,6 +436,10 @@ func readProc(procfs, cgroupfs string, pid uint32) *procNode {
 	var st syscall.Stat_t
 	if syscall.Stat(filepath.Join(dir, "ns", "pid"), &st) == nil {
 		n.PidNS = uint32(st.Ino)
+	}
+	if syscall.Stat(filepath.Join(dir, "ns", "mnt"), &st) == nil {
+		n.mntNS = uint32(st.Ino)
+		n.host = st.Ino == t.opts.HostMountNS
 	}
 	return n
 }

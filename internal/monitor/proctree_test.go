@@ -44,7 +44,7 @@ func TestTreeAncestryAcrossForkAndExec(t *testing.T) {
 	ev := &Event{Kind: KindSyscall, HostPID: 12, HostPPID: 11}
 	tr.Enrich(ev)
 	if ev.Process.Exe != "/usr/bin/cc" || ev.Parent.Exe != "/usr/bin/make" || ev.Process.Cwd != "/src" ||
-		len(ev.Process.Args) != 3 || ev.Ancestry != tr.Ancestry(12) || ev.Process.ExecID == "" {
+		len(ev.Process.Args) != 3 || ev.Ancestry != tr.Ancestry(12) || ev.Process.ExecID != "" {
 		t.Errorf("enriched %+v", ev)
 	}
 }
