@@ -60,6 +60,9 @@ type Env struct {
 	Probe *probe.Report
 	// Enforcer is the active enforcer's name (MonitorEnforcerName for none).
 	Enforcer string
+	// Active is the active enforcer, for components that read its events
+	// and metrics; the agent closes it after every component has stopped.
+	Active Enforcer
 	// RuleSet returns the host's current rule set, replaced whole on every
 	// policy or configuration change; safe from any goroutine.
 	RuleSet func() *engine.RuleSet
@@ -90,7 +93,7 @@ type Options struct {
 	// Probe returns the host report; nil means probe.Host.
 	Probe func() *probe.Report
 	// Enforcers maps lsm names (bpf, apparmor, selinux) to factories; nil
-	// means the enforcers of this build (none yet: monitor only).
+	// means the enforcers of this build (DefaultEnforcers).
 	Enforcers map[string]EnforcerFactory
 	// Components, when set, builds further components (gRPC server, event
 	// pipeline, metrics) that run and stop with the agent. Main uses
@@ -215,7 +218,7 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	}
 	if a.opts.Components != nil {
 		comps, err := a.opts.Components(Env{Config: cfg, Store: a.store, NodeID: a.nodeID, Logger: a.log,
-			Probe: a.report, Enforcer: a.enforcer.Name(), RuleSet: a.RuleSet, Containers: a.containers,
+			Probe: a.report, Enforcer: a.enforcer.Name(), Active: a.enforcer, RuleSet: a.RuleSet, Containers: a.containers,
 			OnConfig: func(keys []string, apply func(*config.Config)) {
 				a.hooks = append(a.hooks, configHook{keys: keys, apply: apply})
 			}})
@@ -358,10 +361,10 @@ func (a *Agent) selectEnforcer(cfg *config.Config) Enforcer {
 	return &NoneEnforcer{}
 }
 
-// DefaultEnforcers returns this build's enforcer factories: none yet (the
-// BPF-LSM enforcer registers here).
+// DefaultEnforcers returns this build's enforcer factories: BPF-LSM
+// (probe.EnforcerBPF, see bpflsm.go).
 func DefaultEnforcers() map[string]EnforcerFactory {
-	return map[string]EnforcerFactory{}
+	return maps.Clone(defaultEnforcers)
 }
 
 // rebuild compiles the host's rule set from the current snapshot and

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
 	policypb "github.com/bulwark-security/bulwark/api/proto/policy"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/engine"
@@ -338,15 +341,24 @@ func (cs *Containers) probeData(resp *policypb.ProbeResponse) error {
 	return nil
 }
 
+// ProbeEnforcerHeader is the gRPC response header of
+// ProbeService.GetProbeData naming the active enforcer (BPFLSM, or eBPF
+// Monitor for none): KubeArmor's ProbeResponse has no field for it.
+const ProbeEnforcerHeader = "bulwark-enforcer"
+
 // probeAPI is the policy store as server.PolicyAPI, with the containers
-// in ProbeData.
+// in ProbeData and the active enforcer in its response header.
 type probeAPI struct {
 	*policystore.Store
 	containers *Containers
+	enforcer   string
 }
 
 // ProbeData implements server.PolicyAPI.
 func (p probeAPI) ProbeData(ctx context.Context) (*policypb.ProbeResponse, error) {
+	if p.enforcer != "" {
+		_ = grpc.SetHeader(ctx, metadata.Pairs(ProbeEnforcerHeader, p.enforcer)) // fails only outside an RPC
+	}
 	resp, err := p.Store.ProbeData(ctx)
 	if err != nil || p.containers == nil {
 		return resp, err

@@ -33,8 +33,9 @@ type containerRecord struct {
 	ProcessName, ParentProcessName, Result                            string
 	ContainerID, ContainerName, ContainerImage                        string
 	NamespaceName, PodName, Labels                                    string
-	HostPID                                                           int
+	HostPID, HostPPID                                                 int
 	EventData                                                         map[string]string
+	ExecEvent                                                         struct{ ExecID, ExecutableName string }
 }
 
 // delayedSource reports the containers labelled delayLabel late, so their
@@ -229,6 +230,11 @@ func TestContainersEndToEnd(t *testing.T) {
 		if anc := al.EventData["Ancestry"]; !strings.HasSuffix(anc, "/bin/busybox > /tmp/busybox") {
 			t.Errorf("web alert ancestry %q, want ... > /bin/busybox > /tmp/busybox", anc)
 		}
+		// The reader runs in an exec session (ExecWait), which the alert
+		// names.
+		if id := al.ExecEvent.ExecID; id == "" || al.EventData["ExecID"] != id || !strings.HasSuffix(al.EventData["ExecSession"], "/runc") {
+			t.Errorf("web alert's exec session: ExecEvent %+v, ExecSession %q", al.ExecEvent, al.EventData["ExecSession"])
+		}
 		// db's read of the same file is a ContainerLog, with db's identity.
 		lg := waitRecord(t, "db's file log", dbCg, func(r containerRecord) bool { return r.Resource == "/etc/group" && r.ProcessName == "/tmp/busybox" })
 		if lg.Type != "ContainerLog" || lg.ContainerName != "db" || lg.ContainerID != dbID || lg.ContainerImage != ref || lg.PolicyName != "" {
@@ -243,6 +249,66 @@ func TestContainersEndToEnd(t *testing.T) {
 				t.Errorf("web record: %+v", r)
 			}
 		}
+	})
+
+	t.Run("exec sessions", func(t *testing.T) {
+		// The container's init starts a process of its own; then two
+		// execs of one pipeline.
+		_, sessTask := d.Run(cctx, testenv.RandomHex(32), img, testenv.RunOptions{
+			Labels: map[string]string{identity.LabelNerdctlName: "sessions"},
+			Args:   []string{"sh", "-c", "cat /etc/group /etc/group >/dev/null; exec sleep 3600"},
+		})
+		cg := cgroupOf(sessTask)
+		isExec := func(r containerRecord) bool {
+			return r.Operation == "Process" && r.EventData["syscall"] == "SYS_EXECVE"
+		}
+		defer func() {
+			if t.Failed() {
+				for _, r := range recs {
+					if r.EventData["CgroupID"] == strconv.FormatUint(cg, 10) && isExec(r) {
+						t.Logf("exec %d<%d %s %q: ExecID %q ExecSession %q", r.HostPID, r.HostPPID, r.ProcessName, r.Resource,
+							r.ExecEvent.ExecID, r.EventData["ExecSession"])
+					}
+				}
+			}
+		}()
+		own := waitRecord(t, "the init's own child", cg, func(r containerRecord) bool {
+			return isExec(r) && strings.HasSuffix(r.Resource, " /etc/group /etc/group") // busybox's cat
+		})
+		if own.ExecEvent.ExecID != "" || own.EventData["ExecID"] != "" || own.EventData["ExecSession"] != "" {
+			t.Errorf("process of the container's init in an exec session: %+v", own)
+		}
+		var ids []string
+		for range 2 {
+			pid, st := d.ExecWait(cctx, sessTask, "sh", "-c", "cat /etc/hostname | wc -c")
+			if st != 0 {
+				t.Fatalf("exec: %d", st)
+			}
+			sh := waitRecord(t, "the exec'd shell", cg, func(r containerRecord) bool { return isExec(r) && r.HostPID == int(pid) })
+			cat := waitRecord(t, "its cat", cg, func(r containerRecord) bool {
+				return isExec(r) && r.HostPPID == int(pid) && strings.HasSuffix(r.Resource, " /etc/hostname")
+			})
+			wc := waitRecord(t, "its wc", cg, func(r containerRecord) bool {
+				return isExec(r) && r.HostPPID == int(pid) && strings.HasSuffix(r.Resource, " -c")
+			})
+			id := sh.ExecEvent.ExecID
+			if !strings.HasPrefix(id, strconv.Itoa(int(pid))+"-") || sh.EventData["ExecID"] != id || sh.EventData["ExecSession"] == "" ||
+				sh.ContainerName != "sessions" {
+				t.Errorf("exec'd shell: %+v", sh)
+			}
+			for _, r := range []containerRecord{cat, wc} {
+				if r.ExecEvent.ExecID != id || r.EventData["ExecSession"] != sh.EventData["ExecSession"] {
+					t.Errorf("child %s: ExecID %q, ExecSession %q; shell's %q, %q", r.Resource, r.ExecEvent.ExecID,
+						r.EventData["ExecSession"], id, sh.EventData["ExecSession"])
+				}
+			}
+			t.Logf("session %s entered by %q", id, sh.EventData["ExecSession"])
+			ids = append(ids, id)
+		}
+		if ids[0] == ids[1] {
+			t.Errorf("two execs share session %q", ids[0])
+		}
+		d.StopTask(cctx, sessTask)
 	})
 
 	t.Run("probe data", func(t *testing.T) {

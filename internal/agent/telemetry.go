@@ -87,12 +87,16 @@ const (
 	concludeEnforcerAlert                   // a Block alert in the enforcer's name
 )
 
-// enforcerReportsDenials is upstream's enforcerAlerts switch: with BPF-LSM
-// (and enforcerAlerts on, its default) the enforcer emits Block and
-// default-posture Block alerts itself, so the monitor's conclusions about
-// the same denials are demoted to logs.
-func enforcerReportsDenials(enforcer string, enforcerAlerts bool) bool {
-	return enforcerAlerts && enforcer == BPFLSMEnforcerName
+// enforcerReportsAlerts is upstream's enforcerAlerts switch: with BPF-LSM
+// (and enforcerAlerts on, its default) the enforcer decides in the kernel
+// and emits the Block, Audit and default-posture alerts of the rules it
+// encodes itself, so the monitor's conclusions about the same operations are
+// demoted to logs (one alert per operation, and Audit alerts that do not
+// depend on visibility). Syscall rules are not in the kernel: those alerts
+// stay the monitor's.
+func enforcerReportsAlerts(enforcer string, enforcerAlerts bool, d *engine.Decision) bool {
+	syscallRule := d.Rule != nil && strings.HasPrefix(d.Rule.Section, "syscalls.")
+	return enforcerAlerts && enforcer == BPFLSMEnforcerName && !syscallRule
 }
 
 // conclude applies upstream's matcher outcomes to one decision; passed is
@@ -105,12 +109,12 @@ func conclude(d *engine.Decision, passed bool, enforcer string, enforcerAlerts b
 		}
 		return concludeLog
 	case engine.ActionAudit, engine.ActionAuditBlock:
-		if d.Alert {
+		if d.Alert && !enforcerReportsAlerts(enforcer, enforcerAlerts, d) {
 			return concludeMonitorAlert
 		}
 		return concludeLog
 	case engine.ActionBlock:
-		if enforcer == MonitorEnforcerName || enforcerReportsDenials(enforcer, enforcerAlerts) || passed {
+		if enforcer == MonitorEnforcerName || enforcerReportsAlerts(enforcer, enforcerAlerts, d) || passed {
 			// Nothing denied it here (monitor-only never compiles Block),
 			// the enforcer has reported it, or it was not enforced at all.
 			return concludeLog
@@ -128,7 +132,7 @@ type TelemetryOptions struct {
 	RuleSet func() *engine.RuleSet
 	// Enforcer is the active enforcer's name.
 	Enforcer string
-	// EnforcerAlerts: see enforcerReportsDenials. Upstream's default is true.
+	// EnforcerAlerts: see enforcerReportsAlerts. Upstream's default is true.
 	EnforcerAlerts bool
 	Publisher      Publisher
 	// Containers attributes container events to containers and gives their
@@ -204,7 +208,7 @@ func NewTelemetry(o TelemetryOptions) (*Telemetry, error) {
 	}
 	t.log.Info("monitor attached", "attached", strings.Join(attached, ","), "unavailable", strings.Join(missing, ","),
 		"visibility", vis, "hostVisibility", hostVis, "enforcer", o.Enforcer,
-		"enforcerReportsDenials", enforcerReportsDenials(o.Enforcer, o.EnforcerAlerts))
+		"enforcerAlerts", o.EnforcerAlerts && o.Enforcer == BPFLSMEnforcerName)
 	if o.RuleSet != nil {
 		t.warnHidden(o.RuleSet(), hostVis)
 	}

@@ -15,6 +15,8 @@ func TestConclude(t *testing.T) {
 		return &engine.Decision{Action: a, Source: engine.SourceDefaultPosture, PolicyName: engine.DefaultPosturePolicyName, Alert: true}
 	}
 	none := &engine.Decision{Action: engine.ActionAllow, Source: engine.SourceNone}
+	syscallDecision := policyDecision(engine.ActionAudit)
+	syscallDecision.Rule = &engine.RuleRef{Section: "syscalls.matchSyscalls"}
 	for _, c := range []struct {
 		name           string
 		d              *engine.Decision
@@ -28,9 +30,12 @@ func TestConclude(t *testing.T) {
 		{"audit (allow) passed: dropped", policyDecision(engine.ActionAuditAllow), true, MonitorEnforcerName, true, concludeDrop},
 		{"allow rule failed: a log", policyDecision(engine.ActionAllow), false, BPFLSMEnforcerName, true, concludeLog},
 		{"audit: monitor alert", policyDecision(engine.ActionAudit), true, MonitorEnforcerName, true, concludeMonitorAlert},
-		{"audit with BPF-LSM: monitor alert", policyDecision(engine.ActionAudit), true, BPFLSMEnforcerName, true, concludeMonitorAlert},
+		{"audit with BPF-LSM: the kernel reports it, a log", policyDecision(engine.ActionAudit), true, BPFLSMEnforcerName, true, concludeLog},
+		{"audit with BPF-LSM without enforcerAlerts: monitor alert", policyDecision(engine.ActionAudit), true, BPFLSMEnforcerName, false, concludeMonitorAlert},
+		{"syscall audit with BPF-LSM: monitor alert", syscallDecision, true, BPFLSMEnforcerName, true, concludeMonitorAlert},
 		{"audit (block): monitor alert", policyDecision(engine.ActionAuditBlock), true, MonitorEnforcerName, true, concludeMonitorAlert},
-		{"posture audit: monitor alert", posture(engine.ActionAudit), true, BPFLSMEnforcerName, true, concludeMonitorAlert},
+		{"posture audit: monitor alert", posture(engine.ActionAudit), true, MonitorEnforcerName, true, concludeMonitorAlert},
+		{"posture audit with BPF-LSM: the kernel reports it, a log", posture(engine.ActionAudit), true, BPFLSMEnforcerName, true, concludeLog},
 		{"posture audit (block): monitor alert", posture(engine.ActionAuditBlock), true, MonitorEnforcerName, true, concludeMonitorAlert},
 		{"block, BPF-LSM reports it: demoted to a log", policyDecision(engine.ActionBlock), false, BPFLSMEnforcerName, true, concludeLog},
 		{"posture block, BPF-LSM reports it: demoted", posture(engine.ActionBlock), false, BPFLSMEnforcerName, true, concludeLog},

@@ -22,8 +22,10 @@ const (
 // the alert/log pipeline (logPath, alertThrottling, maxAlertPerSec,
 // throttleSec), the gRPC server (gRPC, gRPCHealthPort, tls*; LogService,
 // and PolicyService/ProbeService backed by the policy store, ProbeService
-// with the containers and the policies selecting each) and, when
-// metricsAddr is set, the metrics endpoint; and telemetry (the system
+// with the containers and the policies selecting each, and the active
+// enforcer in its response header), the BPF-LSM enforcer's event reader
+// and metrics when it is active, and, when metricsAddr is set, the
+// metrics endpoint; and telemetry (the system
 // monitor, see Telemetry) when this host can run it — when it cannot, the
 // reason is logged and the agent runs without it.
 func DefaultComponents(env Env) ([]Component, error) {
@@ -48,7 +50,7 @@ func DefaultComponents(env Env) ([]Component, error) {
 		Address:       cfg.GRPC,
 		HealthAddress: cfg.HealthAddress(),
 		Pipeline:      p,
-		Policies:      probeAPI{Store: env.Store, containers: env.Containers},
+		Policies:      probeAPI{Store: env.Store, containers: env.Containers, enforcer: env.Enforcer},
 		Logger:        env.Logger.With("component", "server"),
 	}
 	if cfg.TLSEnabled {
@@ -66,6 +68,13 @@ func DefaultComponents(env Env) ([]Component, error) {
 		return nil, fmt.Errorf("gRPC server: %w", err)
 	}
 	comps := []Component{p, srv}
+	if b, ok := env.Active.(*bpfLSM); ok {
+		ev := newBPFLSMEvents(env, b, p)
+		if err := reg.Register(&enforcerMetrics{e: b.e, events: ev}); err != nil {
+			return nil, fmt.Errorf("enforcer metrics: %w", err)
+		}
+		comps = append(comps, ev)
+	}
 	if cfg.MetricsAddr != "" {
 		ms := metrics.NewServer(cfg.MetricsAddr, reg)
 		ms.Logger = env.Logger.With("component", "metrics")

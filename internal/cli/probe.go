@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -95,10 +96,12 @@ type probeReport struct {
 }
 
 type agentProbeData struct {
-	Address   string          `json:"address"`
-	Reachable bool            `json:"reachable"`
-	Error     string          `json:"error,omitempty"`
-	Data      json.RawMessage `json:"data,omitempty"`
+	Address   string `json:"address"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	// Enforcer is the agent's active enforcer (BPFLSM, or eBPF Monitor).
+	Enforcer string          `json:"enforcer,omitempty"`
+	Data     json.RawMessage `json:"data,omitempty"`
 
 	resp *policypb.ProbeResponse
 }
@@ -133,10 +136,14 @@ func queryAgent(ctx context.Context, f agentFlags) *agentProbeData {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	resp, err := policypb.NewProbeServiceClient(conn).GetProbeData(ctx, &emptypb.Empty{})
+	var hdr metadata.MD
+	resp, err := policypb.NewProbeServiceClient(conn).GetProbeData(ctx, &emptypb.Empty{}, grpc.Header(&hdr))
 	if err != nil {
 		a.Error = err.Error()
 		return a
+	}
+	if v := hdr.Get(bagent.ProbeEnforcerHeader); len(v) > 0 {
+		a.Enforcer = v[0]
 	}
 	a.Reachable, a.resp = true, resp
 	a.Data, _ = protojson.Marshal(resp)
@@ -232,13 +239,17 @@ func writeProbeText(w io.Writer, rep probeReport) error {
 		if !a.Reachable {
 			fmt.Fprintf(tw, "  %s:\t%s\n", "Not reachable", a.Error)
 		} else {
-			writeAgentProbe(tw, a.resp)
+			writeAgentProbe(tw, a)
 		}
 	}
 	return tw.Flush()
 }
 
-func writeAgentProbe(w io.Writer, resp *policypb.ProbeResponse) {
+func writeAgentProbe(w io.Writer, a *agentProbeData) {
+	resp := a.resp
+	if a.Enforcer != "" {
+		fmt.Fprintf(w, "  Enforcer:\t%s\n", a.Enforcer)
+	}
 	hosts := slices.Sorted(maps.Keys(resp.GetHostMap()))
 	for _, h := range hosts {
 		fmt.Fprintf(w, "  Host policies on %s:\t%s\n", h, listOrNone(resp.GetHostMap()[h].GetPolicyList()))

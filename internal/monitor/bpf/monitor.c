@@ -455,11 +455,14 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 }
 
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(handle_exit, struct task_struct *t, bool group_dead)
+int BPF_PROG(handle_exit, struct task_struct *t)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	bpf_map_delete_elem(&pending_args, &id);
-	if (!group_dead)
+	/* The tracepoint gained a group_dead argument only in 6.x (after 6.1);
+	 * do_exit has already decremented signal->live when it fires, so a
+	 * zero count means the whole process is gone, on every kernel. */
+	if (BPF_CORE_READ(t, signal, live.counter) != 0)
 		return 0;
 	__u32 vis = 0;
 	struct event_header *h = begin_event(t, EVENT_EXIT, &vis);
