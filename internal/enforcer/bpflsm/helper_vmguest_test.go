@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -47,6 +48,20 @@ func helperOp(f []string) int {
 		return -1
 	}
 	switch f[0] {
+	case "noise": // repeat the operation f[1:] until stdin is closed
+		done := make(chan struct{})
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			close(done)
+		}()
+		for {
+			select {
+			case <-done:
+				return 0
+			default:
+				helperOp(f[1:])
+			}
+		}
 	case "open", "write":
 		flags := syscall.O_RDONLY
 		if f[0] == "write" {

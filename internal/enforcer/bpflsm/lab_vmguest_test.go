@@ -43,32 +43,60 @@ var (
 func getLab(t *testing.T) *lab {
 	t.Helper()
 	labOnce.Do(func() {
-		e, err := New(Options{WakeupBytes: 1, FlushInterval: 10 * time.Millisecond, RuleEventsPerSecond: -1, WorkloadEventsPerSecond: -1})
-		if err != nil {
-			labErr = err
-			return
-		}
-		self, _ := os.Executable()
-		theLab = &lab{e: e, events: make(chan rec, 1<<16), self: self}
-		go func() {
-			var ev Event
-			for {
-				if err := e.Reader().Read(&ev); err != nil {
-					if errors.Is(err, ErrShortEvent) {
-						theLab.decodeErrors.Add(1)
-						continue
-					}
-					close(theLab.events)
-					return
-				}
-				theLab.events <- rec{Event: ev, path: string(ev.Path), source: string(ev.Source)}
-			}
-		}()
+		theLab, labErr = newLab(Options{WakeupBytes: 1, FlushInterval: 10 * time.Millisecond, RuleEventsPerSecond: -1, WorkloadEventsPerSecond: -1})
 	})
 	if labErr != nil {
 		t.Fatalf("%+v", labErr)
 	}
 	return theLab
+}
+
+// newLab loads an enforcer with opts and copies its events into the lab's
+// channel until the enforcer is closed (then the channel is closed).
+func newLab(opts Options) (*lab, error) {
+	e, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	self, _ := os.Executable()
+	l := &lab{e: e, events: make(chan rec, 1<<16), self: self}
+	go l.read()
+	return l, nil
+}
+
+func (l *lab) read() {
+	var ev Event
+	for {
+		if err := l.e.Reader().Read(&ev); err != nil {
+			if errors.Is(err, ErrShortEvent) {
+				l.decodeErrors.Add(1)
+				continue
+			}
+			close(l.events)
+			return
+		}
+		// ev.Path and ev.Source alias the reader's buffer: the record keeps
+		// its own copies.
+		r := rec{Event: ev, path: string(ev.Path), source: string(ev.Source)}
+		r.Path, r.Source = []byte(r.path), []byte(r.source)
+		l.events <- r
+	}
+}
+
+// ownLab loads an enforcer with opts for one test (the shared lab neither
+// throttles nor batches wake-ups); it is closed when the test ends.
+func ownLab(t *testing.T, opts Options) *lab {
+	t.Helper()
+	l, err := newLab(opts)
+	if err != nil {
+		t.Fatalf("%+v", err)
+	}
+	t.Cleanup(func() {
+		if err := l.e.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return l
 }
 
 // apply compiles policies for a container of namespace "ns" and enforces
@@ -105,7 +133,13 @@ func (l *lab) drain() {
 // expect returns the first event of workload id that match accepts.
 func (l *lab) expect(t *testing.T, id WorkloadID, what string, match func(*rec) bool) *rec {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	return l.expectWithin(t, id, 10*time.Second, what, match)
+}
+
+// expectWithin is expect with a deadline of d.
+func (l *lab) expectWithin(t *testing.T, id WorkloadID, d time.Duration, what string, match func(*rec) bool) *rec {
+	t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case r, ok := <-l.events:
@@ -116,7 +150,7 @@ func (l *lab) expect(t *testing.T, id WorkloadID, what string, match func(*rec) 
 				return &r
 			}
 		case <-deadline:
-			t.Fatalf("no event: %s", what)
+			t.Fatalf("no event within %v: %s", d, what)
 			return nil
 		}
 	}

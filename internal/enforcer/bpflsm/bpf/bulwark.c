@@ -284,15 +284,44 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch, &z);
 }
 
-// dctx is the state of one path decision while its bytes are scanned.
+// phash hashes a path in a scratch buffer, one byte per bpf_loop step:
+// h1/h2 of the bytes so far and p1/p2 of the prefix before the last '/'.
+struct phash {
+	const char *buf; // s->path or s->src: a loop invariant, set once
+	__u32 start, len;
+	__u64 h1, h2, p1, p2;
+};
+
+// phash_step hashes byte i of x->buf[start, start+len) and returns it, or
+// -1 past the end.
+static __always_inline int phash_step(struct phash *x, __u32 i)
+{
+	if (i >= x->len)
+		return -1;
+	__u8 c = x->buf[(x->start + i) & BUF_MASK];
+	__u64 h1 = x->h1, h2 = x->h2;
+	if (c == '/') {
+		x->p1 = h1;
+		x->p2 = h2;
+	}
+	x->h1 = h1_step(h1, c);
+	x->h2 = h2_step(h2, c);
+	return c;
+}
+
+// dctx is the state of one decision, and of its path while its bytes are
+// scanned. The loop invariants of the scan (the path buffer in ph and the
+// hash seeds) are set once before bpf_loop, so the per-byte callback does no
+// map lookup but the DFA step.
 struct dctx {
 	__u32 gen;
 	__u32 class;
 	__u32 combo;
-	__u32 start, len;
 	__u32 nsrc; // source variants to probe: 1, or 3 when the class has fromSource rules
+	__u64 seed1, seed2;
 	__u64 src1[3], src2[3];
-	__u64 h1, h2, b1, b2, p1, p2; // full, basename and last-prefix hashes
+	struct phash ph; // full path and last-prefix hashes
+	__u64 b1, b2; // basename hashes
 	__u32 state; // DFA row, 0 dead
 	__u32 deny, audit, permit;
 };
@@ -328,49 +357,29 @@ static __always_inline void probe(struct dctx *d, __u32 role, __u64 t1, __u64 t2
 static long scan_byte(__u32 i, void *ctx)
 {
 	struct dctx *d = ctx;
-	struct scratch *s = get_scratch();
-	if (!s || i >= d->len)
+	int c = phash_step(&d->ph, i);
+	if (c < 0)
 		return 1;
-	__u8 c = s->path[(d->start + i) & BUF_MASK];
 	if (c == '/') {
-		probe(d, ROLE_ANCESTOR, d->h1, d->h2);
-		d->p1 = d->h1;
-		d->p2 = d->h2;
-		d->b1 = cfg(CFG_SEED1);
-		d->b2 = cfg(CFG_SEED2);
+		// ph.p1/p2 now hash the prefix before this '/'.
+		probe(d, ROLE_ANCESTOR, d->ph.p1, d->ph.p2);
+		d->b1 = d->seed1;
+		d->b2 = d->seed2;
 	} else {
 		d->b1 = h1_step(d->b1, c);
 		d->b2 = h2_step(d->b2, c);
 	}
-	d->h1 = h1_step(d->h1, c);
-	d->h2 = h2_step(d->h2, c);
-	if (d->state) {
-		__u32 st = d->state;
+	__u32 st = d->state;
+	if (st) {
 		struct dfa_row *row = bpf_map_lookup_elem(&dfa, &st);
-		d->state = row ? row->next[c] : 0;
+		d->state = row ? row->next[c & 0xff] : 0;
 	}
 	return 0;
 }
 
-struct srcctx {
-	__u32 start, len;
-	__u64 h1, h2, p1, p2;
-};
-
 static long scan_src_byte(__u32 i, void *ctx)
 {
-	struct srcctx *x = ctx;
-	struct scratch *s = get_scratch();
-	if (!s || i >= x->len)
-		return 1;
-	__u8 c = s->src[(x->start + i) & BUF_MASK];
-	if (c == '/') {
-		x->p1 = x->h1;
-		x->p2 = x->h2;
-	}
-	x->h1 = h1_step(x->h1, c);
-	x->h2 = h2_step(x->h2, c);
-	return 0;
+	return phash_step(ctx, i) < 0;
 }
 
 struct result {
@@ -405,37 +414,52 @@ static __always_inline struct result decide_result(struct workload *wl, __u32 cl
 	return r;
 }
 
+// decide_init starts the decision d of an operation of class in workload
+// wl and, when the class has fromSource rules and the source executable
+// s->src[sstart, sstart+slen) is known (slen > 0), hashes the source: its
+// path and its directory are the source variants 1 and 2 probed with every
+// target.
+static __always_inline void decide_init(struct dctx *d, struct scratch *s, struct workload *wl, __u32 class,
+					__u32 combo, __u32 sstart, __u32 slen)
+{
+	d->gen = wl->gen;
+	d->class = class;
+	d->combo = combo;
+	d->nsrc = 1;
+	d->seed1 = cfg(CFG_SEED1);
+	d->seed2 = cfg(CFG_SEED2);
+	if (!(wl->has_src & (1 << class)) || !slen)
+		return;
+	struct phash x = {.buf = s->src, .start = sstart, .len = slen};
+	x.h1 = x.p1 = d->seed1;
+	x.h2 = x.p2 = d->seed2;
+	bpf_loop(PATH_MAX, scan_src_byte, &x, 0);
+	d->nsrc = 3;
+	d->src1[1] = x.h1;
+	d->src2[1] = x.h2;
+	d->src1[2] = x.p1;
+	d->src2[2] = x.p2;
+}
+
 // decide_path decides a process or file operation on the path in
 // s->path[start, start+len) whose source executable is in s->src[sstart,
 // sstart+slen) (slen 0: unknown).
-static __always_inline struct result decide_path(struct workload *wl, __u32 class, __u32 start, __u32 len,
-						 __u32 combo, __u32 sstart, __u32 slen)
+static __always_inline struct result decide_path(struct scratch *s, struct workload *wl, __u32 class, __u32 start,
+						 __u32 len, __u32 combo, __u32 sstart, __u32 slen)
 {
 	struct dctx d = {};
-	__u64 seed1 = cfg(CFG_SEED1), seed2 = cfg(CFG_SEED2);
-	d.gen = wl->gen;
-	d.class = class;
-	d.combo = combo;
-	d.start = start;
-	d.len = len;
-	d.nsrc = 1;
-	if ((wl->has_src & (1 << class)) && slen) {
-		struct srcctx x = {.start = sstart, .len = slen, .h1 = seed1, .h2 = seed2, .p1 = seed1, .p2 = seed2};
-		bpf_loop(PATH_MAX, scan_src_byte, &x, 0);
-		d.nsrc = 3;
-		d.src1[1] = x.h1;
-		d.src2[1] = x.h2;
-		d.src1[2] = x.p1;
-		d.src2[2] = x.p2;
-	}
-	d.h1 = d.b1 = d.p1 = seed1;
-	d.h2 = d.b2 = d.p2 = seed2;
+	decide_init(&d, s, wl, class, combo, sstart, slen);
+	d.ph.buf = s->path;
+	d.ph.start = start;
+	d.ph.len = len;
+	d.ph.h1 = d.ph.p1 = d.b1 = d.seed1;
+	d.ph.h2 = d.ph.p2 = d.b2 = d.seed2;
 	if (class == CLASS_PROCESS || class == CLASS_FILE)
 		d.state = wl->dfa[class & 3];
 	bpf_loop(PATH_MAX, scan_byte, &d, 0);
 
-	probe(&d, ROLE_SELF, d.h1, d.h2);
-	probe(&d, ROLE_PARENT, d.p1, d.p2);
+	probe(&d, ROLE_SELF, d.ph.h1, d.ph.h2);
+	probe(&d, ROLE_PARENT, d.ph.p1, d.ph.p2);
 	if (class == CLASS_PROCESS)
 		probe(&d, ROLE_EXECNAME, d.b1, d.b2);
 	if (d.state) {
@@ -449,24 +473,11 @@ static __always_inline struct result decide_path(struct workload *wl, __u32 clas
 
 // decide_name decides a network or capability operation on up to three
 // name ids (0: absent).
-static __always_inline struct result decide_name(struct workload *wl, __u32 class, __u32 combo, __u32 n0, __u32 n1,
-						 __u32 n2, __u32 sstart, __u32 slen)
+static __always_inline struct result decide_name(struct scratch *s, struct workload *wl, __u32 class, __u32 combo,
+						 __u32 n0, __u32 n1, __u32 n2, __u32 sstart, __u32 slen)
 {
 	struct dctx d = {};
-	__u64 seed1 = cfg(CFG_SEED1), seed2 = cfg(CFG_SEED2);
-	d.gen = wl->gen;
-	d.class = class;
-	d.combo = combo;
-	d.nsrc = 1;
-	if ((wl->has_src & (1 << class)) && slen) {
-		struct srcctx x = {.start = sstart, .len = slen, .h1 = seed1, .h2 = seed2, .p1 = seed1, .p2 = seed2};
-		bpf_loop(PATH_MAX, scan_src_byte, &x, 0);
-		d.nsrc = 3;
-		d.src1[1] = x.h1;
-		d.src2[1] = x.h2;
-		d.src1[2] = x.p1;
-		d.src2[2] = x.p2;
-	}
+	decide_init(&d, s, wl, class, combo, sstart, slen);
 	if (n0)
 		probe(&d, ROLE_NAME, n0, n0);
 	if (n1 && n1 != n0)
@@ -690,7 +701,7 @@ static __always_inline int check_path(struct scratch *s, __u64 cgid, struct work
 	__u32 sstart = 0, slen = 0;
 	if (src_task)
 		slen = exe_path(src_task, &sstart);
-	struct result r = decide_path(wl, class, start, len, combo, sstart, slen);
+	struct result r = decide_path(s, wl, class, start, len, combo, sstart, slen);
 	if (r.action == ACT_NONE)
 		return verdict(r);
 	int ret = verdict(r);
@@ -860,7 +871,7 @@ static __always_inline int socket_op(__u32 hook, __u32 family, __u32 type, __u32
 	__u32 sstart = 0, slen = 0;
 	if (wl->has_src & (1 << CLASS_NETWORK))
 		slen = exe_path(t, &sstart);
-	struct result r = decide_name(wl, CLASS_NETWORK, combo, proto_name(family, type, protocol), type_name(type),
+	struct result r = decide_name(s, wl, CLASS_NETWORK, combo, proto_name(family, type, protocol), type_name(type),
 				      NAME_ALL, sstart, slen);
 	int ret = verdict(r);
 	if (r.action != ACT_NONE) {
@@ -879,14 +890,20 @@ int BPF_PROG(bulwark_socket_create, int family, int type, int protocol, int kern
 	return socket_op(HOOK_SOCKET_CREATE, family, type, protocol);
 }
 
+// sock_op decides an operation on an existing socket.
+static __always_inline int sock_op(__u32 hook, struct socket *sock)
+{
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	return socket_op(hook, BPF_CORE_READ(sk, __sk_common.skc_family), BPF_CORE_READ(sock, type),
+			 BPF_CORE_READ(sk, sk_protocol));
+}
+
 SEC("lsm/socket_connect")
 int BPF_PROG(bulwark_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 {
 	if (ret)
 		return ret;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	return socket_op(HOOK_SOCKET_CONNECT, BPF_CORE_READ(sk, __sk_common.skc_family), BPF_CORE_READ(sock, type),
-			 BPF_CORE_READ(sk, sk_protocol));
+	return sock_op(HOOK_SOCKET_CONNECT, sock);
 }
 
 SEC("lsm/socket_accept")
@@ -894,9 +911,7 @@ int BPF_PROG(bulwark_socket_accept, struct socket *sock, struct socket *newsock,
 {
 	if (ret)
 		return ret;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	return socket_op(HOOK_SOCKET_ACCEPT, BPF_CORE_READ(sk, __sk_common.skc_family), BPF_CORE_READ(sock, type),
-			 BPF_CORE_READ(sk, sk_protocol));
+	return sock_op(HOOK_SOCKET_ACCEPT, sock);
 }
 
 SEC("lsm/capable")
@@ -912,7 +927,7 @@ int BPF_PROG(bulwark_capable, const struct cred *cred, struct user_namespace *ns
 	if (wl->has_src & (1 << CLASS_CAPABILITIES))
 		slen = exe_path(t, &sstart);
 	// Capability name ids are the capability number plus one.
-	struct result r = decide_name(wl, CLASS_CAPABILITIES, tty_bit(t), (__u32)cap + 1, 0, 0, sstart, slen);
+	struct result r = decide_name(s, wl, CLASS_CAPABILITIES, tty_bit(t), (__u32)cap + 1, 0, 0, sstart, slen);
 	int rc = verdict(r);
 	if (r.action != ACT_NONE && !(opts & CAP_OPT_NOAUDIT)) {
 		if (!slen)
@@ -944,9 +959,9 @@ int bulwark_harness(struct __sk_buff *skb)
 		return -1;
 	struct result r;
 	if (req.class == CLASS_PROCESS || req.class == CLASS_FILE)
-		r = decide_path(wl, req.class, 0, plen, req.combo, 0, slen);
+		r = decide_path(s, wl, req.class, 0, plen, req.combo, 0, slen);
 	else
-		r = decide_name(wl, req.class, req.combo, plen >= 1 ? s->path[0] : 0, plen >= 2 ? s->path[1] : 0,
+		r = decide_name(s, wl, req.class, req.combo, plen >= 1 ? s->path[0] : 0, plen >= 2 ? s->path[1] : 0,
 				plen >= 3 ? s->path[2] : 0, 0, slen);
 	return (r.action << 24) | (r.rule & 0xffffff);
 }
