@@ -8,7 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -107,7 +110,12 @@ func runMonitor(t testing.TB, opts Options) (*Monitor, func()) {
 // TestOverheadAndThroughput measures, in one run, the CPU cost of
 // open+close and fork+exec under four configurations, and the monitor's
 // sustained end-to-end rate. It takes about a minute; set
-// BULWARK_MONITOR_BENCH=1 to run it.
+// BULWARK_MONITOR_BENCH=1 to run it (=e2e: the end-to-end part only; with
+// BULWARK_MONITOR_CPUPROFILE=FILE and BULWARK_MONITOR_BPFSTATS=1 as below).
+// The end-to-end part also logs, per event, the bytes the test process
+// allocated, its GC cycles and context switches: the consumer's CPU per
+// event is inflated by other load on the machine, so read it with the
+// load average it logs.
 func TestOverheadAndThroughput(t *testing.T) {
 	if os.Getenv("BULWARK_MONITOR_BENCH") == "" {
 		t.Skip("set BULWARK_MONITOR_BENCH=1 to measure")
@@ -167,6 +175,29 @@ func TestOverheadAndThroughput(t *testing.T) {
 	}
 
 	// Sustained end to end: kernel → decoded → enriched → JSON line.
+	// BULWARK_MONITOR_CPUPROFILE=FILE writes the test process's CPU
+	// profile of this part.
+	if prof := os.Getenv("BULWARK_MONITOR_CPUPROFILE"); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// BULWARK_MONITOR_BPFSTATS=1 enables the kernel's BPF run-time
+	// statistics for this part (they cost the programs two clock reads)
+	// and logs the syscall programs' time per run.
+	if os.Getenv("BULWARK_MONITOR_BPFSTATS") != "" {
+		st, err := ebpf.EnableStats(0) // BPF_STATS_RUN_TIME
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+	}
 	for _, workers := range []int{1, 2} {
 		var events atomic.Uint64
 		w := bufio.NewWriterSize(io.Discard, 1<<16)
@@ -178,6 +209,21 @@ func TestOverheadAndThroughput(t *testing.T) {
 			}
 			events.Add(1)
 		}})
+		progStats := func() (runs [2]uint64, ns [2]time.Duration) {
+			for i, p := range []*ebpf.Program{m.objs.HandleSysEnter, m.objs.HandleSysExit} {
+				if st, err := p.Stats(); err == nil {
+					runs[i], ns[i] = st.RunCount, st.Runtime
+				}
+			}
+			return runs, ns
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		gcBefore, allocBefore := ms.NumGC, ms.TotalAlloc
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		csBefore := ru.Nvcsw + ru.Nivcsw
+		runsBefore, nsBefore := progStats()
 		selfBefore := cpuTime(syscall.RUSAGE_SELF)
 		start := time.Now()
 		errs := make(chan error, workers)
@@ -189,22 +235,38 @@ func TestOverheadAndThroughput(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// Let the reader drain.
+		writers := time.Since(start)
+		// Let the reader drain: the ring empty and no event delivered
+		// for 50ms.
 		for last := uint64(0); ; {
 			time.Sleep(50 * time.Millisecond)
 			n := events.Load()
-			if n == last {
+			if n == last && m.reader.AvailableBytes() == 0 {
 				break
 			}
 			last = n
 		}
 		wall := time.Since(start)
 		consumer := cpuTime(syscall.RUSAGE_SELF) - selfBefore
+		runsAfter, nsAfter := progStats()
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		runtime.ReadMemStats(&ms)
 		drops, _ := m.Drops()
 		n := events.Load()
 		stop()
-		t.Logf("end to end, %d writer(s): %d events in %v = %.0f events/s; consumer CPU %.2f µs/event; drops ring=%d pending=%d; offered %d opens",
-			workers, n, wall.Round(time.Millisecond), float64(n)/wall.Seconds(), float64(consumer.Nanoseconds())/float64(n)/1000,
-			drops.RingFull, drops.PendingFull, workers*opens)
+		load, _ := os.ReadFile("/proc/loadavg")
+		t.Logf("end to end, %d writer(s): %d events in %v (writers %v) = %.0f events/s; consumer CPU %.2f µs/event; drops ring=%d pending=%d; offered %d opens",
+			workers, n, wall.Round(time.Millisecond), writers.Round(time.Millisecond), float64(n)/wall.Seconds(),
+			float64(consumer.Nanoseconds())/float64(n)/1000, drops.RingFull, drops.PendingFull, workers*opens)
+		t.Logf("    per event: %.0f bytes allocated; GC cycles %d; context switches %.3f; load %s",
+			float64(ms.TotalAlloc-allocBefore)/float64(n), ms.NumGC-gcBefore,
+			float64(ru.Nvcsw+ru.Nivcsw-csBefore)/float64(n), strings.Fields(string(load))[0])
+		if runsAfter[0] > runsBefore[0] {
+			per := func(i int) float64 {
+				return float64(nsAfter[i]-nsBefore[i]) / float64(runsAfter[i]-runsBefore[i])
+			}
+			t.Logf("    kernel: sys_enter %.0f ns/run × %d, sys_exit %.0f ns/run × %d",
+				per(0), runsAfter[0]-runsBefore[0], per(1), runsAfter[1]-runsBefore[1])
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Record layout: struct event_header (bpf/monitor.c) followed by its
@@ -180,19 +181,45 @@ func (ev *Event) absolute(p []byte) []byte {
 // the working directory when it is relative to it (AT_FDCWD or a
 // non-*at syscall); otherwise the path as given. It allocates.
 func (ev *Event) ResolvedPath() string {
-	p := ev.Path
-	if len(p) == 0 || p[0] == '/' || len(ev.Cwd) == 0 {
+	dir, p := ev.resolvedParts()
+	if len(dir) == 0 {
 		return string(p)
 	}
+	var b strings.Builder
+	b.Grow(len(dir) + 1 + len(p))
+	b.Write(dir)
+	if dir[len(dir)-1] != '/' {
+		b.WriteByte('/')
+	}
+	b.Write(p)
+	return b.String()
+}
+
+// appendResolvedPath appends ResolvedPath() to dst.
+func (ev *Event) appendResolvedPath(dst []byte) []byte {
+	dir, p := ev.resolvedParts()
+	if len(dir) > 0 {
+		dst = append(dst, dir...)
+		if dir[len(dir)-1] != '/' {
+			dst = append(dst, '/')
+		}
+	}
+	return append(dst, p...)
+}
+
+// resolvedParts splits ResolvedPath into the directory it is relative to
+// (empty when the path is used as given) and the path, less leading "./"
+// when it is joined.
+func (ev *Event) resolvedParts() (dir, p []byte) {
+	p = ev.Path
+	if len(p) == 0 || p[0] == '/' || len(ev.Cwd) == 0 {
+		return nil, p
+	}
 	if s := syscallInfo(ev.Syscall); s != nil && s.dirfd >= 0 && int32(ev.Args[s.dirfd]) != atFDCWD {
-		return string(p)
+		return nil, p
 	}
 	for len(p) >= 2 && p[0] == '.' && p[1] == '/' {
 		p = p[2:]
 	}
-	cwd := string(ev.Cwd)
-	if cwd[len(cwd)-1] != '/' {
-		cwd += "/"
-	}
-	return cwd + string(p)
+	return ev.Cwd, p
 }

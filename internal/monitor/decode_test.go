@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -167,5 +168,52 @@ func TestFormats(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
+	}
+}
+
+// ToLog's hand-written timestamp matches the layout it replaces.
+func TestAppendTimestamp(t *testing.T) {
+	for _, ns := range []int64{0, 1, 999, 1_000_999, 1_764_140_000_123_456_789, -1, -86_400_000_000_001, 253_402_300_799_999_999_999 / 1000} {
+		for _, at := range []time.Time{time.Unix(0, ns), time.Unix(0, ns).In(time.FixedZone("x", 5*3600+1800)), time.Unix(ns, 0)} {
+			want := at.UTC().Format("2006-01-02T15:04:05.000000Z")
+			if got := string(appendTimestamp(nil, at)); got != want {
+				t.Errorf("%v: got %q, want %q", at, got, want)
+			}
+		}
+	}
+}
+
+// ToLog builds the exec Resource from Argv as ArgList splits it.
+func TestAppendArgs(t *testing.T) {
+	for _, argv := range []string{"", "\x00", "a", "a\x00", "a\x00b\x00", "a\x00\x00b\x00\x00", "\x00x", strings.Repeat("z\x00", 30)} {
+		args := (&Event{Argv: []byte(argv)}).ArgList()
+		want := ""
+		if len(args) > 1 {
+			want = " " + strings.Join(args[1:], " ")
+		}
+		if got := string(appendArgs(nil, []byte(argv))); got != want {
+			t.Errorf("%q: got %q, want %q", argv, got, want)
+		}
+	}
+}
+
+// ToLog allocates the Log (with its ExecEvent), one string for everything
+// it formats, and EventData: nothing per field.
+func TestToLogAllocations(t *testing.T) {
+	tr := NewTree(TreeOptions{})
+	tr.Apply(execEv(100, 1, "/usr/bin/cat", "/etc/hostname"))
+	var ev Event
+	raw := record(KindSyscall, FlagHost, sysOpenat, 3, [6]uint64{^uint64(99), 0, 0x80000}, "rel/f\x00", "", "d\x00", "")
+	if err := Decode(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	tr.Apply(&ev)
+	tr.Enrich(&ev)
+	l := ToLog(&ev)
+	if l.Resource != "/d/rel/f" || l.Source != "/usr/bin/cat /etc/hostname" || l.Cwd != "/src/" || l.Data != "syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC" {
+		t.Fatalf("log: %+v", l)
+	}
+	if n := testing.AllocsPerRun(100, func() { ToLog(&ev) }); n > 5 {
+		t.Errorf("%v allocations per ToLog", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -294,3 +295,5 @@ func runCmd(dir, name string, args ...string) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd.Run()
 }
+
+func itoa(v uint64) string { return strconv.FormatInt(int64(int32(v)), 10) }

@@ -1,10 +1,12 @@
 package monitor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bulwark-security/bulwark/api/proto/feeder"
 )
@@ -58,9 +60,9 @@ func ToLog(ev *Event) *feeder.Log {
 	if op == "" {
 		return nil
 	}
-	// The Log and its ExecEvent share one allocation, and UpdatedTime,
-	// the command name, CgroupID, Data and EventData's values share one
-	// string.
+	// The Log and its ExecEvent share one allocation, and every string
+	// ToLog builds (UpdatedTime, the command name, CgroupID, Data and
+	// EventData's values, Resource, Cwd, Source) shares another.
 	rec := &struct {
 		l feeder.Log
 		x feeder.ExecEvent
@@ -68,13 +70,34 @@ func ToLog(ev *Event) *feeder.Log {
 	var stack [512]byte
 	var ends [8]int
 	d := kvs{b: stack[:0], ends: ends[:0]}
-	d.b = ev.Time.UTC().AppendFormat(d.b, "2006-01-02T15:04:05.000000Z")
+	d.b = appendTimestamp(d.b, ev.Time)
 	timeEnd := len(d.b)
 	d.b = append(d.b, ev.Comm...)
 	commEnd := len(d.b)
 	d.b = strconv.AppendUint(d.b, ev.CgroupID, 10)
 	d.start = len(d.b)
-	resource, d := resourceAndData(ev, d)
+	d = appendDataAndResource(ev, d)
+	resEnd := len(d.b)
+	cwd := ev.Process.Cwd
+	cwdSlash := cwd != "" && !strings.HasSuffix(cwd, "/")
+	if cwdSlash {
+		d.b = append(append(d.b, cwd...), '/')
+	}
+	cwdEnd := len(d.b)
+	// Source: for exec the parent's executable, otherwise the acting
+	// process's command line.
+	source := ev.Parent.Exe
+	sourceInBuf := false
+	if ev.Kind != KindExec {
+		source = ev.Process.Exe
+		if args := ev.Process.Args; len(args) > 1 {
+			d.b = append(d.b, source...)
+			for _, a := range args[1:] {
+				d.b = append(append(d.b, ' '), a...)
+			}
+			sourceInBuf = true
+		}
+	}
 	all := string(d.b)
 	comm := all[timeEnd:commEnd]
 
@@ -86,8 +109,15 @@ func ToLog(ev *Event) *feeder.Log {
 	l.Operation = op
 	l.Result = ResultText(ev.Ret)
 	l.ProcessName, l.ParentProcessName = ev.Process.Exe, ev.Parent.Exe
-	l.Cwd, l.TTY = ev.Process.Cwd, ev.Process.TTY
-	l.Resource, l.Data = resource, all[d.start:]
+	l.Cwd, l.TTY = cwd, ev.Process.TTY
+	if cwdSlash {
+		l.Cwd = all[resEnd:cwdEnd]
+	}
+	l.Resource, l.Data = all[d.dataEnd:resEnd], all[d.start:d.dataEnd]
+	l.Source = source
+	if sourceInBuf {
+		l.Source = all[cwdEnd:]
+	}
 	rec.x.ExecutableName = comm
 	rec.x.ExecID = ev.Process.ExecID
 	l.ExecEvent = &rec.x
@@ -95,16 +125,6 @@ func ToLog(ev *Event) *feeder.Log {
 		l.Type = TypeHostLog
 	} else {
 		l.Type = TypeContainerLog
-	}
-	if l.Cwd != "" && !strings.HasSuffix(l.Cwd, "/") {
-		l.Cwd += "/"
-	}
-	// Source: for exec the parent's executable, otherwise the acting
-	// process's command line.
-	if ev.Kind == KindExec {
-		l.Source = ev.Parent.Exe
-	} else {
-		l.Source = commandLine(ev.Process.Exe, ev.Process.Args)
 	}
 	if l.ProcessName == "" {
 		l.ProcessName = comm
@@ -135,73 +155,160 @@ func ToLog(ev *Event) *feeder.Log {
 	return l
 }
 
-// kvs builds Data, space-separated key=value items, in b from start,
-// recording where each item ends.
-type kvs struct {
-	b     []byte
-	start int
-	ends  []int
+// appendTimestamp appends t in UTC as "2006-01-02T15:04:05.000000Z"
+// (microseconds truncated), as time.Time.AppendFormat does, without
+// parsing the layout.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+	}
+	hour, minute, sec := t.Clock()
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, t.Nanosecond()/1000, 6)
+	return append(dst, 'Z')
 }
 
-func (d kvs) add(key, value string) kvs {
+// appendDigits appends the n low decimal digits of v ≥ 0, zero-padded.
+func appendDigits(dst []byte, v, n int) []byte {
+	var buf [8]byte
+	for i := n - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:n]...)
+}
+
+// kvs builds Data, space-separated key=value items, in b from start,
+// recording where each item ends, and then the Resource, from dataEnd.
+type kvs struct {
+	b       []byte
+	start   int
+	dataEnd int
+	ends    []int
+}
+
+// key starts an item: its separator, key and '='; end closes it.
+func (d kvs) key(key string) kvs {
 	if len(d.ends) > 0 {
 		d.b = append(d.b, ' ')
 	}
 	d.b = append(d.b, key...)
 	d.b = append(d.b, '=')
-	d.b = append(d.b, value...)
+	return d
+}
+
+func (d kvs) end() kvs {
 	d.ends = append(d.ends, len(d.b))
 	return d
 }
 
+func (d kvs) add(key, value string) kvs {
+	d = d.key(key)
+	d.b = append(d.b, value...)
+	return d.end()
+}
+
+func (d kvs) addBytes(key string, value []byte) kvs {
+	d = d.key(key)
+	d.b = append(d.b, value...)
+	return d.end()
+}
+
 // addInt adds a syscall argument as a signed 32-bit decimal.
 func (d kvs) addInt(key string, v uint64) kvs {
-	d = d.add(key, "")
+	d = d.key(key)
 	d.b = strconv.AppendInt(d.b, int64(int32(v)), 10)
-	d.ends[len(d.ends)-1] = len(d.b)
+	return d.end()
+}
+
+// addUint adds an unsigned decimal.
+func (d kvs) addUint(key string, v uint64) kvs {
+	d = d.key(key)
+	d.b = strconv.AppendUint(d.b, v, 10)
+	return d.end()
+}
+
+// addOctal adds a mode as KubeArmor does ("0755").
+func (d kvs) addOctal(key string, v uint64) kvs {
+	d = d.key(key)
+	d.b = append(d.b, '0')
+	d.b = strconv.AppendUint(d.b, v&0o7777, 8)
+	return d.end()
+}
+
+// addOpenFlags adds open(2) flags (OpenFlags).
+func (d kvs) addOpenFlags(key string, f uint64) kvs {
+	d = d.key(key)
+	d.b = appendOpenFlags(d.b, f)
+	return d.end()
+}
+
+// resource ends Data and appends the Resource's parts.
+func (d kvs) resource(parts ...string) kvs {
+	d.dataEnd = len(d.b)
+	for _, p := range parts {
+		d.b = append(d.b, p...)
+	}
 	return d
 }
 
-// commandLine joins an executable and its arguments after argv[0].
-func commandLine(exe string, args []string) string {
-	if len(args) <= 1 {
-		return exe
+// appendArgs appends the arguments after argv[0] of a NUL-separated
+// argument list, each after a space, as ArgList splits them.
+func appendArgs(dst, argv []byte) []byte {
+	a := bytes.TrimRight(argv, "\x00")
+	for i := 0; i < maxArgs && len(a) > 0; i++ {
+		arg, rest := a, []byte(nil)
+		if j := bytes.IndexByte(a, 0); j >= 0 {
+			arg, rest = a[:j], a[j+1:]
+		}
+		if i > 0 {
+			dst = append(append(dst, ' '), arg...)
+		}
+		if rest == nil {
+			break
+		}
+		a = rest
 	}
-	return exe + " " + strings.Join(args[1:], " ")
+	return dst
 }
 
-func itoa(v uint64) string  { return strconv.FormatInt(int64(int32(v)), 10) }
-func octal(v uint64) string { return "0" + strconv.FormatUint(v&0o7777, 8) }
-
-// resourceAndData returns the Resource, and d with the key=value items of
-// Data added.
-func resourceAndData(ev *Event, d kvs) (string, kvs) {
+// appendDataAndResource returns d with the key=value items of Data added,
+// then the Resource.
+func appendDataAndResource(ev *Event, d kvs) kvs {
 	if ev.Kind == KindExec {
-		args := ev.ArgList()
-		var res string
-		if len(args) > 1 {
-			res = string(ev.Path) + " " + strings.Join(args[1:], " ")
-		} else {
-			res = string(ev.Path)
-		}
 		d = d.add("syscall", "SYS_EXECVE")
-		return res, d
+		d = d.resource()
+		d.b = append(d.b, ev.Path...)
+		d.b = appendArgs(d.b, ev.Argv)
+		return d
 	}
 	if ev.Kind == KindCapability {
 		name := CapabilityName(ev.Capability)
-		d = d.add("capability", strconv.Itoa(int(ev.Capability)))
+		d = d.addInt("capability", uint64(ev.Capability))
 		d = d.add("cap", name)
-		return name, d
+		return d.resource(name)
 	}
 	a := ev.Args
 	d = d.add("syscall", ev.SyscallName())
-	path := ev.ResolvedPath()
 	switch ev.Syscall {
 	case sysOpen:
-		d = d.add("flags", OpenFlags(a[1]))
+		d = d.addOpenFlags("flags", a[1])
 	case sysOpenat, sysOpenat2:
 		d = d.addInt("fd", a[0])
-		d = d.add("flags", OpenFlags(a[2]))
+		d = d.addOpenFlags("flags", a[2])
 	case sysUnlinkat:
 		fl := "0"
 		if a[2]&atRemoveDir != 0 {
@@ -210,16 +317,16 @@ func resourceAndData(ev *Event, d kvs) (string, kvs) {
 		d = d.addInt("fd", a[0])
 		d = d.add("flags", fl)
 	case sysMkdir, sysChmod:
-		d = d.add("mode", octal(a[1]))
+		d = d.addOctal("mode", a[1])
 	case sysMkdirat, sysFchmodat, sysFchmodat2:
 		d = d.addInt("fd", a[0])
-		d = d.add("mode", octal(a[2]))
+		d = d.addOctal("mode", a[2])
 	case sysRename:
-		d = d.add("newpath", string(ev.Path2))
+		d = d.addBytes("newpath", ev.Path2)
 	case sysRenameat, sysRenameat2:
 		d = d.addInt("fd", a[0])
 		d = d.addInt("newfd", a[2])
-		d = d.add("newpath", string(ev.Path2))
+		d = d.addBytes("newpath", ev.Path2)
 	case sysChown, sysLchown:
 		d = d.addInt("userid", a[1])
 		d = d.addInt("group", a[2])
@@ -231,35 +338,40 @@ func resourceAndData(ev *Event, d kvs) (string, kvs) {
 	case sysExecveat:
 		d = d.addInt("fd", a[0])
 	case sysSocket:
-		return "domain=" + familyName(a[0]) + " type=" + socketType(a[1]) + " protocol=" + protocolName(a[0], a[1], a[2]), d
+		return d.resource("domain=", familyName(a[0]), " type=", socketType(a[1]), " protocol=", protocolName(a[0], a[1], a[2]))
 	case sysConnect, sysBind, sysAccept, sysAccept4:
 		d = d.addInt("fd", a[0])
-		return formatSockaddr(ev.Sockaddr), d
+		return d.resource(formatSockaddr(ev.Sockaddr))
 	case sysListen:
 		d = d.addInt("fd", a[0])
 		d = d.addInt("backlog", a[1])
-		return "", d
+		return d.resource()
 	case sysSetuid:
 		d = d.addInt("userid", a[0])
-		return "", d
+		return d.resource()
 	case sysSetgid:
 		d = d.addInt("group", a[0])
-		return "", d
+		return d.resource()
 	case sysPtrace:
 		d = d.add("request", ptraceRequest(a[0]))
 		d = d.addInt("pid", a[1])
-		return "", d
+		return d.resource()
 	case sysMount:
-		d = d.add("source", string(ev.Path))
-		d = d.add("target", string(ev.Path2))
-		d = d.add("filesystem", string(ev.Fstype))
-		d = d.add("mountflag", strconv.FormatUint(a[3], 10))
-		return string(ev.Path2), d
+		d = d.addBytes("source", ev.Path)
+		d = d.addBytes("target", ev.Path2)
+		d = d.addBytes("filesystem", ev.Fstype)
+		d = d.addUint("mountflag", a[3])
+		d = d.resource()
+		d.b = append(d.b, ev.Path2...)
+		return d
 	case sysUmount2:
-		d = d.add("target", path)
-		d = d.add("flag", strconv.FormatUint(a[1], 10))
+		d = d.key("target")
+		d.b = ev.appendResolvedPath(d.b)
+		d = d.end().addUint("flag", a[1])
 	}
-	return path, d
+	d = d.resource()
+	d.b = ev.appendResolvedPath(d.b)
+	return d
 }
 
 // formatSockaddr renders a raw sockaddr as KubeArmor's Resource:

@@ -344,8 +344,7 @@ func (m *Monitor) run(ctx context.Context) error {
 // deliver enriches one decoded event and hands it to the Handler.
 func (m *Monitor) deliver(ev *Event) {
 	ev.Time = time.Unix(0, int64(ev.BootNS)+m.bootOff)
-	m.tree.Apply(ev)
-	m.tree.Enrich(ev)
+	m.tree.applyEnrich(ev)
 	if m.opts.Handler != nil {
 		m.opts.Handler(ev)
 	}

@@ -191,6 +191,18 @@ func (t *Tree) ancestryOf(n *procNode, host bool) string {
 func (t *Tree) Apply(ev *Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.applyLocked(ev)
+}
+
+// applyEnrich is Apply then Enrich, under one lock.
+func (t *Tree) applyEnrich(ev *Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.applyLocked(ev)
+	t.enrichLocked(ev)
+}
+
+func (t *Tree) applyLocked(ev *Event) {
 	now := t.opts.Now()
 	switch ev.Kind {
 	case KindFork:
@@ -280,6 +292,10 @@ func (t *Tree) Ancestry(pid uint32) string {
 func (t *Tree) Enrich(ev *Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.enrichLocked(ev)
+}
+
+func (t *Tree) enrichLocked(ev *Event) {
 	n := t.get(ev.HostPID)
 	if n == nil && t.opts.ProcFS != "" && ev.Kind != KindExit {
 		n = t.readProcLocked(ev.HostPID)

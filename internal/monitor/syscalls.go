@@ -109,31 +109,33 @@ var openFlagNames = []flagName{
 
 // OpenFlags formats open(2) flags as KubeArmor does: the access mode
 // first, then each flag, joined by '|' ("O_WRONLY|O_CREAT|O_TRUNC").
-func OpenFlags(f uint64) string {
-	var b strings.Builder
+func OpenFlags(f uint64) string { return string(appendOpenFlags(make([]byte, 0, 64), f)) }
+
+// appendOpenFlags appends OpenFlags(f) to dst.
+func appendOpenFlags(dst []byte, f uint64) []byte {
 	switch f & 3 {
 	case syscall.O_RDONLY:
-		b.WriteString("O_RDONLY")
+		dst = append(dst, "O_RDONLY"...)
 	case syscall.O_WRONLY:
-		b.WriteString("O_WRONLY")
+		dst = append(dst, "O_WRONLY"...)
 	case syscall.O_RDWR:
-		b.WriteString("O_RDWR")
+		dst = append(dst, "O_RDWR"...)
 	default:
-		b.WriteString("O_ACCMODE")
+		dst = append(dst, "O_ACCMODE"...)
 	}
 	rest := f &^ 3
 	for _, fl := range openFlagNames {
 		if rest&fl.bit == fl.bit && fl.bit != 0 {
-			b.WriteByte('|')
-			b.WriteString(fl.name)
+			dst = append(dst, '|')
+			dst = append(dst, fl.name...)
 			rest &^= fl.bit
 		}
 	}
 	if rest != 0 {
-		b.WriteString("|0x")
-		b.WriteString(strconv.FormatUint(rest, 16))
+		dst = append(dst, "|0x"...)
+		dst = strconv.AppendUint(dst, rest, 16)
 	}
-	return b.String()
+	return dst
 }
 
 // opensForWrite reports whether open flags f may write the file.

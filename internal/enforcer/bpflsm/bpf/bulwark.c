@@ -600,7 +600,7 @@ static __always_inline __u32 pid_in_ns(struct task_struct *t)
 	return BPF_CORE_READ(p, numbers[level & 31].nr);
 }
 
-static __always_inline int throttled(__u64 cgid, __u32 rule, __u32 action, __u32 limit, __u32 *dropped)
+static __always_inline int throttled(__u64 cgid, __u32 rule, __u32 action, __u32 limit)
 {
 	if (!limit)
 		return 0;
@@ -621,28 +621,44 @@ static __always_inline int throttled(__u64 cgid, __u32 rule, __u32 action, __u32
 		return 1;
 	}
 	__sync_fetch_and_add(&v->count, 1);
-	if (dropped) {
-		*dropped = v->dropped;
-		v->dropped = 0;
-	}
 	return 0;
 }
 
+// rule_dropped returns the events of a rule dropped since its last event
+// (and resets the count when take is set), or, with add, counts one more.
+static __always_inline __u32 rule_dropped(__u64 cgid, __u32 rule, __u32 action, int add)
+{
+	struct throttle_key k = {.cgid = cgid, .rule = rule, .action = action};
+	struct throttle_val *v = bpf_map_lookup_elem(&throttle, &k);
+	if (!v)
+		return 0;
+	if (add) {
+		__sync_fetch_and_add(&v->dropped, 1);
+		return 0;
+	}
+	__u32 n = v->dropped;
+	v->dropped = 0;
+	return n;
+}
+
 // emit reports a decision that is not a silent allow, unless throttled.
-// The path and source, when present, are in the scratch buffers.
+// The path and source, when present, are in the scratch buffers. An event
+// the workload's budget drops still counts as dropped for its rule, so the
+// rule's next event reports it.
 static __always_inline void emit(struct scratch *s, __u64 cgid, struct workload *wl, struct result r, __u32 hook,
 				 __u32 class, __s32 ret, __u32 a0, __u32 a1, __u32 a2, __u32 pstart, __u32 plen,
 				 __u32 sstart, __u32 slen)
 {
-	__u32 dropped = 0;
-	if (throttled(cgid, r.rule, r.action, cfg(CFG_RULE_PER_SEC), &dropped)) {
+	if (throttled(cgid, r.rule, r.action, cfg(CFG_RULE_PER_SEC))) {
 		count(CNT_THROTTLED_RULE);
 		return;
 	}
-	if (r.action != ACT_BLOCK && throttled(cgid, 0xffffffff, 0, cfg(CFG_WORKLOAD_PER_SEC), 0)) {
+	if (r.action != ACT_BLOCK && throttled(cgid, 0xffffffff, 0, cfg(CFG_WORKLOAD_PER_SEC))) {
 		count(CNT_THROTTLED_WORKLOAD);
+		rule_dropped(cgid, r.rule, r.action, 1);
 		return;
 	}
+	__u32 dropped = rule_dropped(cgid, r.rule, r.action, 0);
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct task_struct *parent = BPF_CORE_READ(t, real_parent);
 	struct event *e = &s->ev;
