@@ -123,14 +123,17 @@ func (e *enc) workload(ts int64, updated, cluster, host, namespace string, owner
 // close turns the first comma into the opening brace (or writes {} when
 // every field was left out).
 type enc struct {
-	dst   []byte
-	keys  []string // names of the fields not yet visited
-	start int      // offset in dst of the object
+	dst []byte
+	// keys names the object's fields; next indexes the next one (an index,
+	// not a re-slice: a pointer write per field costs a GC write barrier).
+	keys  []string
+	next  int
+	start int // offset in dst of the object
 	html  bool
 	null  bool // the record is nil: close writes null
 
-	outerKeys  []string // the enclosing object's, inside a nested one
-	outerStart int
+	outerKeys             []string // the enclosing object's, inside a nested one
+	outerNext, outerStart int
 }
 
 // open begins an object with the given field names, or a null.
@@ -142,8 +145,8 @@ func (e *enc) close() []byte {
 	if e.null {
 		return append(e.dst, "null"...)
 	}
-	if len(e.keys) != 0 {
-		panic("jsonline: encoder skipped field " + e.keys[0])
+	if e.next != len(e.keys) {
+		panic("jsonline: encoder skipped field " + e.keys[e.next])
 	}
 	if len(e.dst) == e.start {
 		return append(e.dst, '{', '}')
@@ -154,8 +157,8 @@ func (e *enc) close() []byte {
 
 // key returns the next field's name, and writes it when present.
 func (e *enc) key(present bool) {
-	k := e.keys[0]
-	e.keys = e.keys[1:]
+	k := e.keys[e.next]
+	e.next++
 	if present {
 		e.dst = append(e.dst, k...)
 	}
@@ -247,15 +250,15 @@ func sortEntries(es []entry) {
 func (e *enc) nest(present bool, keys []string) bool {
 	e.key(present)
 	if present {
-		e.outerKeys, e.outerStart = e.keys, e.start
-		e.keys, e.start = keys, len(e.dst)
+		e.outerKeys, e.outerNext, e.outerStart = e.keys, e.next, e.start
+		e.keys, e.next, e.start = keys, 0, len(e.dst)
 	}
 	return present
 }
 
 func (e *enc) unnest() {
 	e.dst = e.close()
-	e.keys, e.start = e.outerKeys, e.outerStart
+	e.keys, e.next, e.start = e.outerKeys, e.outerNext, e.outerStart
 }
 
 func (e *enc) owner(o *feeder.Podowner) {
