@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/pipeline"
 	"github.com/bulwark-security/bulwark/internal/policystore"
 	"github.com/bulwark-security/bulwark/internal/server"
+	"github.com/bulwark-security/bulwark/internal/version"
 )
 
 // startPolicyServer runs the real gRPC server with a policy store on
@@ -171,5 +172,18 @@ func TestProbeCommand(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "", "probe", "-o", "yaml"); code != ExitUsage {
 		t.Errorf("bad output: %d %s", code, errOut)
+	}
+}
+
+func TestVersionAsksTheAgent(t *testing.T) {
+	addr, _ := startPolicyServer(t)
+	code, out, errOut := run(t, "", "version", "--gRPC", addr)
+	if code != ExitOK || !strings.Contains(out, "bulwark  "+version.String()+"\n") ||
+		!strings.Contains(out, "bulwarkd "+version.String()+"\n") {
+		t.Errorf("exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run(t, "", "version", "--gRPC", "127.0.0.1:1")
+	if code != ExitOK || !strings.Contains(out, "bulwarkd not reachable at 127.0.0.1:1") {
+		t.Errorf("unreachable agent: exit %d:\n%s", code, out)
 	}
 }

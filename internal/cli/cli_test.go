@@ -52,7 +52,7 @@ func TestExitCodes(t *testing.T) {
 			"--op network needs --protocol or --socket-type"},
 		{"explain refuses invalid policies", []string{"policy", "explain", "-f", "testdata", "--host", "--op", "file", "--path", "/a"}, ExitFailure,
 			"errors in the policies"},
-		{"version", []string{"version"}, ExitOK, "bulwark "},
+		{"version", []string{"version", "--gRPC", "127.0.0.1:1"}, ExitOK, "bulwark  "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,12 +2,18 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
+	"github.com/bulwark-security/bulwark/api/proto/feeder"
+	"github.com/bulwark-security/bulwark/internal/server"
 	"github.com/bulwark-security/bulwark/internal/version"
 )
 
@@ -42,15 +48,50 @@ func New(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
+	var agent agentFlags
+	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print the CLI version",
-		Args:  noArgs,
+		Short: "Print the versions of the CLI and of the reachable bulwarkd",
+		Long: `version prints the CLI's version, then asks bulwarkd (--gRPC) for its own.
+An agent that cannot be reached is reported, not an error.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "bulwark", version.String())
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "bulwark ", version.String())
+			v, err := agentVersion(cmd.Context(), &agent)
+			if err != nil {
+				_, err = fmt.Fprintf(out, "bulwarkd not reachable at %s: %v\n", agent.address, err)
+				return err
+			}
+			_, err = fmt.Fprintln(out, "bulwarkd", v)
 			return err
 		},
 	}
+	agent.register(cmd, 2*time.Second)
+	return cmd
+}
+
+// agentVersion asks the agent for its version: every response of bulwarkd
+// carries it in a header, and HealthCheck is the cheapest call.
+func agentVersion(ctx context.Context, agent *agentFlags) (string, error) {
+	conn, _, err := agent.dial()
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, agent.timeout)
+	defer cancel()
+	var hdr metadata.MD
+	if _, err := feeder.NewLogServiceClient(conn).HealthCheck(ctx, &feeder.NonceMessage{Nonce: 1}, grpc.Header(&hdr)); err != nil {
+		return "", err
+	}
+	if v := hdr.Get(server.VersionHeader); len(v) > 0 {
+		return v[0], nil
+	}
+	return "unknown (not a Bulwark agent?)", nil
 }
 
 // noArgs rejects positional arguments as a usage error.

@@ -21,11 +21,13 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"github.com/bulwark-security/bulwark/api/proto/feeder"
 	policypb "github.com/bulwark-security/bulwark/api/proto/policy"
+	"github.com/bulwark-security/bulwark/internal/version"
 )
 
 // Keepalive and shutdown timing. Keepalive is upstream's: ping an idle
@@ -238,13 +240,19 @@ func listen(e endpoint, mode os.FileMode) (net.Listener, error) {
 	return lis, nil
 }
 
+// VersionHeader is the response header carrying bulwarkd's version on
+// every call (KubeArmor's API has no version call).
+const VersionHeader = "bulwark-version"
+
 func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	defer s.recoverPanic(info.FullMethod, &err)
+	_ = grpc.SetHeader(ctx, metadata.Pairs(VersionHeader, version.String()))
 	return h(ctx, req)
 }
 
 func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	defer s.recoverPanic(info.FullMethod, &err)
+	_ = ss.SetHeader(metadata.Pairs(VersionHeader, version.String()))
 	return h(srv, ss)
 }
 
