@@ -50,8 +50,8 @@ generate: ## Regenerate deepcopy, CRDs, BPF objects, protobuf stubs
 	$(GO) generate ./...
 
 .PHONY: verify-generate
-verify-generate: generate ## Fail when generated files differ from the committed ones
-	@git diff --exit-code --stat -- . || { echo 'generated files are stale: run make generate'; exit 1; }
+verify-generate: ## Regenerate and fail when the result differs from what is committed
+	./hack/verify-generate.sh
 
 .PHONY: demo
 demo: ## The main job: bulwarkd in host mode on examples/host, real alerts from real actions (root, Go)
