@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -193,27 +191,7 @@ func expandInputs(path string) ([]string, error) {
 	if path == "-" {
 		return []string{"-"}, nil
 	}
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !info.IsDir() {
-		return []string{path}, nil
-	}
-	var files []string
-	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			if e.Type().IsRegular() {
-				files = append(files, p)
-			}
-		}
-		return nil
-	})
-	return files, err
+	return policy.Files(path)
 }
 
 func readInput(name string, stdin io.Reader) ([]byte, error) {

@@ -30,7 +30,7 @@ func LoadPaths(paths []string, opts Options) (*Result, error) {
 			res.merge(loadInput("-", data, err, opts))
 			continue
 		}
-		files, err := expand(p)
+		files, err := Files(p)
 		if err != nil {
 			return nil, err
 		}
@@ -60,8 +60,9 @@ func LoadBytes(name string, data []byte, opts Options) *Result {
 
 var errTooLarge = errors.New("input too large")
 
-// expand lists the policy files a path names.
-func expand(path string) ([]string, error) {
+// Files lists the policy files a path names: the path itself, or every
+// .yaml, .yml and .json file below a directory, in lexical order.
+func Files(path string) ([]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
