@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/bulwark-security/bulwark/internal/metrics"
+	"github.com/bulwark-security/bulwark/internal/monitor"
 	"github.com/bulwark-security/bulwark/internal/pipeline"
 	"github.com/bulwark-security/bulwark/internal/server"
 )
@@ -95,6 +96,12 @@ func fileExists(p string) bool {
 // cannot and returns nil.
 func startTelemetry(env Env, pub Publisher) *Telemetry {
 	log := env.Logger.With("component", "monitor")
+	if vis, hostVis := visibilities(env.Config); vis == monitor.VisibilityNone && hostVis == monitor.VisibilityNone {
+		// Nothing to observe: don't load the programs at all (turning
+		// visibility on later then needs a restart).
+		log.Info("monitor not loaded: visibility and hostVisibility are none")
+		return nil
+	}
 	t, err := NewTelemetry(TelemetryOptions{
 		Config: env.Config, Probe: env.Probe, RuleSet: env.RuleSet,
 		Enforcer: env.Enforcer, EnforcerAlerts: true, Publisher: pub,
