@@ -21,17 +21,7 @@ type NsSelectorType struct {
 type KubeArmorClusterPolicySpec struct {
 	Selector NsSelectorType `json:"selector,omitempty"`
 
-	Process      ProcessType      `json:"process,omitempty"`
-	File         FileType         `json:"file,omitempty"`
-	Network      NetworkType      `json:"network,omitempty"`
-	Capabilities CapabilitiesType `json:"capabilities,omitempty"`
-	Syscalls     SyscallsType     `json:"syscalls,omitempty"`
-	Presets      []PresetType     `json:"presets,omitempty"`
-
-	// AppArmor holds raw AppArmor rules for the AppArmor enforcer.
-	AppArmor string `json:"apparmor,omitempty"`
-
-	RuleMeta `json:",inline"`
+	ContainerRules `json:",inline"`
 }
 
 // KubeArmorClusterPolicy protects the containers of selected namespaces.

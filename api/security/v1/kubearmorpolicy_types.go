@@ -6,6 +6,13 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 type KubeArmorPolicySpec struct {
 	Selector SelectorType `json:"selector,omitempty"`
 
+	ContainerRules `json:",inline"`
+}
+
+// ContainerRules are the rules of the container policy kinds
+// (KubeArmorPolicy and KubeArmorClusterPolicy), which differ only in their
+// selectors.
+type ContainerRules struct {
 	Process      ProcessType      `json:"process,omitempty"`
 	File         FileType         `json:"file,omitempty"`
 	Network      NetworkType      `json:"network,omitempty"`
