@@ -114,16 +114,14 @@ func (d *document) policy(k Kind, n *yaml.Node, path string) *Policy {
 		if sub.decode(obj, &o) {
 			p.Name, p.Namespace = o.Name, o.Namespace
 			p.Selector = sub.podSelector(o.Spec.Selector)
-			sub.rules(p, fromContainerSpec(o.Spec.RuleMeta, o.Spec.Process, o.Spec.File, o.Spec.Network,
-				o.Spec.Capabilities, o.Spec.Syscalls, o.Spec.Presets, o.Spec.AppArmor))
+			sub.rules(p, fromContainerRules(o.Spec.ContainerRules))
 		}
 	case KindClusterPolicy:
 		var o v1.KubeArmorClusterPolicy
 		if sub.decode(obj, &o) {
 			p.Name = o.Name
 			p.Selector = sub.clusterSelector(o.Spec.Selector)
-			sub.rules(p, fromContainerSpec(o.Spec.RuleMeta, o.Spec.Process, o.Spec.File, o.Spec.Network,
-				o.Spec.Capabilities, o.Spec.Syscalls, o.Spec.Presets, o.Spec.AppArmor))
+			sub.rules(p, fromContainerRules(o.Spec.ContainerRules))
 		}
 	case KindHostPolicy:
 		var o v1.KubeArmorHostPolicy

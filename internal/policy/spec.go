@@ -20,10 +20,9 @@ type ruleSpec struct {
 	apparmor     string
 }
 
-func fromContainerSpec(meta v1.RuleMeta, process v1.ProcessType, file v1.FileType, network v1.NetworkType,
-	capabilities v1.CapabilitiesType, syscalls v1.SyscallsType, presets []v1.PresetType, apparmor string) ruleSpec {
-	return ruleSpec{meta: meta, process: process, file: file, network: network, capabilities: capabilities,
-		syscalls: syscalls, presets: presets, apparmor: apparmor}
+func fromContainerRules(r v1.ContainerRules) ruleSpec {
+	return ruleSpec{meta: r.RuleMeta, process: r.Process, file: r.File, network: r.Network, capabilities: r.Capabilities,
+		syscalls: r.Syscalls, presets: r.Presets, apparmor: r.AppArmor}
 }
 
 func fromHostSpec(s v1.KubeArmorHostPolicySpec) ruleSpec {
