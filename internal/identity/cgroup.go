@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-security/bulwark/internal/mountinfo"
 )
 
 // ErrNoCgroupV2 means the process is not in a cgroup v2 hierarchy (a host
@@ -58,20 +60,15 @@ func (h *Host) Root() (string, error) {
 
 // DetectCgroupRoot returns the cgroup2 mount point listed in a mountinfo
 // file, preferring /sys/fs/cgroup, then /sys/fs/cgroup/unified.
-func DetectCgroupRoot(mountinfo string) (string, error) {
-	data, err := os.ReadFile(mountinfo)
+func DetectCgroupRoot(path string) (string, error) {
+	mounts, err := mountinfo.Read(path)
 	if err != nil {
 		return "", fmt.Errorf("detect cgroup v2 mount: %w", err)
 	}
 	var found []string
-	for line := range strings.SplitSeq(string(data), "\n") {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
-			continue
-		}
-		if f := strings.Fields(pre); len(f) >= 5 {
-			found = append(found, unescapeMount(f[4]))
+	for _, m := range mounts {
+		if m.FSType == "cgroup2" {
+			found = append(found, m.Point)
 		}
 	}
 	for _, want := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
@@ -85,25 +82,6 @@ func DetectCgroupRoot(mountinfo string) (string, error) {
 		return found[0], nil
 	}
 	return "", fmt.Errorf("detect cgroup v2 mount: %w", ErrNoCgroupV2)
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // CgroupPathOfPID returns the cgroup v2 path of pid ("/k8s.io/abc"),

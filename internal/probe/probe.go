@@ -13,10 +13,8 @@
 package probe
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +27,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-security/bulwark/internal/mountinfo"
 )
 
 // Report is what one probe found.
@@ -166,8 +166,8 @@ func Run(opts Options) *Report {
 	if bpffs == "" {
 		bpffs = "/sys/fs/bpf"
 	}
-	r.BPFFS = Mount{Path: bpffs, Mounted: slices.ContainsFunc(mounts, func(m mount) bool {
-		return m.fstype == "bpf" && m.point == filepath.Clean(bpffs)
+	r.BPFFS = Mount{Path: bpffs, Mounted: slices.ContainsFunc(mounts, func(m mountinfo.Mount) bool {
+		return m.FSType == "bpf" && m.Point == filepath.Clean(bpffs)
 	})}
 	r.Runtime = runtimes()
 	return r
@@ -191,66 +191,16 @@ func bracketed(s string) string {
 	return strings.TrimSpace(s)
 }
 
-type mount struct{ point, fstype string }
-
-// readMounts parses /proc/self/mountinfo.
-func readMounts() []mount {
-	f, err := os.Open(mountInfoPath)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	return parseMountInfo(f)
-}
-
-func parseMountInfo(r io.Reader) []mount {
-	var ms []mount
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		// id parent major:minor root point options [optional...] - fstype source superopts
-		sep := slices.Index(fields, "-")
-		if sep < 5 || sep+1 >= len(fields) {
-			continue
-		}
-		ms = append(ms, mount{point: unescapeMount(fields[4]), fstype: fields[sep+1]})
-	}
+// readMounts lists this process's mounts; none when they cannot be read.
+func readMounts() []mountinfo.Mount {
+	ms, _ := mountinfo.Read(mountInfoPath)
 	return ms
 }
 
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space, ...).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			ok := true
-			for _, c := range []byte(s[i+1 : i+4]) {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + c - '0'
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func securityFS(mounts []mount, noMount bool) SecurityFS {
+func securityFS(mounts []mountinfo.Mount, noMount bool) SecurityFS {
 	s := SecurityFS{Path: securityFSPath}
-	s.MountedAtStart = slices.ContainsFunc(mounts, func(m mount) bool {
-		return m.fstype == "securityfs" && m.point == securityFSPath
+	s.MountedAtStart = slices.ContainsFunc(mounts, func(m mountinfo.Mount) bool {
+		return m.FSType == "securityfs" && m.Point == securityFSPath
 	})
 	if s.MountedAtStart {
 		return s
@@ -363,19 +313,19 @@ func probeSELinux(lsms []string) Feature {
 	return Feature{Available: true}
 }
 
-func cgroupLayout(mounts []mount) Cgroup {
+func cgroupLayout(mounts []mountinfo.Mount) Cgroup {
 	var c Cgroup
 	var v1 bool
 	for _, m := range mounts {
-		switch m.fstype {
+		switch m.FSType {
 		case "cgroup2":
-			if c.V2Mount == "" || m.point == "/sys/fs/cgroup" {
-				c.V2Mount = m.point
+			if c.V2Mount == "" || m.Point == "/sys/fs/cgroup" {
+				c.V2Mount = m.Point
 			}
 		case "cgroup":
 			v1 = true
 			if c.V1Mount == "" {
-				c.V1Mount = filepath.Dir(m.point)
+				c.V1Mount = filepath.Dir(m.Point)
 			}
 		}
 	}

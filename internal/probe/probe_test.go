@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-security/bulwark/internal/mountinfo"
 )
 
 // These tests assert facts of the machines Bulwark is developed and tested
@@ -97,15 +99,15 @@ func TestChoose(t *testing.T) {
 	}
 }
 
-func TestParseMountInfo(t *testing.T) {
+func TestCgroupLayout(t *testing.T) {
 	const info = `25 30 0:23 / /sys/fs/cgroup rw,nosuid shared:9 - tmpfs tmpfs rw
 26 25 0:24 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw
 27 25 0:25 / /sys/fs/cgroup/cpu rw shared:11 - cgroup cgroup rw,cpu
 28 30 0:26 / /mnt/with\040space rw - bpf bpf rw
 `
-	ms := parseMountInfo(strings.NewReader(info))
-	if len(ms) != 4 || ms[3].point != "/mnt/with space" || ms[3].fstype != "bpf" {
-		t.Fatalf("mounts = %+v", ms)
+	ms, err := mountinfo.Parse(strings.NewReader(info))
+	if err != nil || len(ms) != 4 {
+		t.Fatalf("mounts = %+v, %v", ms, err)
 	}
 	if c := cgroupLayout(ms); c.Layout != "hybrid" || c.V2Mount != "/sys/fs/cgroup/unified" || c.V1Mount != "/sys/fs/cgroup" {
 		t.Errorf("layout = %+v", c)

@@ -23,6 +23,8 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-security/bulwark/internal/mountinfo"
 )
 
 // Snapshotter is the snapshotter containers use (the host's / is ext4).
@@ -377,14 +379,14 @@ func (d *Containerd) reap(ctx context.Context) {
 
 // unmountUnder detaches every mount below dir, deepest first.
 func unmountUnder(dir string) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	all, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		return
 	}
 	var mounts []string
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			mounts = append(mounts, f[4])
+	for _, m := range all {
+		if strings.HasPrefix(m.Point, dir+"/") {
+			mounts = append(mounts, m.Point)
 		}
 	}
 	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
