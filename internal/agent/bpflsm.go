@@ -132,6 +132,5 @@ func (r *bpfLSMEvents) publish(ev *bpflsm.Event) {
 			a.NamespaceName, a.PodName, a.Labels = c.Namespace, c.PodName, w.labels
 		}
 	}
-	validUTF8(&a.Source, &a.Resource, &a.ProcessName, &a.ParentProcessName, &a.Data)
 	r.pub.PublishAlert(a)
 }

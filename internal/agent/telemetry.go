@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/bulwark-security/bulwark/api/proto/feeder"
 	"github.com/bulwark-security/bulwark/internal/config"
@@ -402,35 +401,12 @@ func (t *Telemetry) publishAlert(a *feeder.Alert, alertType string) {
 	if a.EventData == nil {
 		a.EventData = map[string]string{}
 	}
-	validUTF8(&a.Source, &a.Resource, &a.ProcessName, &a.ParentProcessName, &a.Cwd, &a.TTY, &a.Data)
-	validMap(a.EventData)
 	t.opts.Publisher.PublishAlert(a)
 }
 
 func (t *Telemetry) publishLog(l *feeder.Log) {
 	l.HostName, l.NodeID = t.opts.HostName, t.opts.NodeID
-	validUTF8(&l.Source, &l.Resource, &l.ProcessName, &l.ParentProcessName, &l.Cwd, &l.TTY, &l.Data)
-	validMap(l.EventData)
 	t.opts.Publisher.PublishLog(l)
-}
-
-// validUTF8 makes kernel-sourced strings valid UTF-8 (file names are bytes;
-// protobuf strings must be UTF-8, and one invalid record would end every
-// gRPC subscriber's stream), replacing invalid bytes with U+FFFD.
-func validUTF8(fields ...*string) {
-	for _, f := range fields {
-		if !utf8.ValidString(*f) {
-			*f = strings.ToValidUTF8(*f, "\uFFFD")
-		}
-	}
-}
-
-func validMap(m map[string]string) {
-	for k, v := range m {
-		if !utf8.ValidString(v) {
-			m[k] = strings.ToValidUTF8(v, "\uFFFD")
-		}
-	}
 }
 
 // alertFromLog is the alert of a decision d in enforcer's name (the

@@ -16,7 +16,10 @@
 //     JSON object per line, byte-identical to encoding/json of the record
 //     (package jsonline), so keys are KubeArmor's field names: "Timestamp",
 //     "PolicyName", ...; alerts and logs share the
-//     stream and are told apart by their Type;
+//     stream and are told apart by their Type. Strings need not be UTF-8
+//     (kernel file names are bytes): invalid bytes are written as U+FFFD,
+//     as encoding/json does, and package server repairs records the same
+//     way for gRPC, so producers publish what the kernel gave them;
 //   - every subscriber of the record's kind, each through its own bounded
 //     queue. A subscriber that falls behind loses records (counted per
 //     subscriber and in metrics, with a warning every 10000 drops); it never
