@@ -120,7 +120,10 @@ func (w want) match(a map[string]any) bool {
 }
 
 // logAlerts returns the alerts in logPath.
-func (l *lab) logAlerts() []map[string]any {
+func (l *lab) logAlerts() []map[string]any { return l.logRecords("Matched") }
+
+// logRecords returns the records in logPath whose Type starts with prefix.
+func (l *lab) logRecords(prefix string) []map[string]any {
 	f, err := os.Open(l.logPath)
 	if err != nil {
 		return nil
@@ -131,7 +134,7 @@ func (l *lab) logAlerts() []map[string]any {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && strings.HasPrefix(fmt.Sprint(m["Type"]), "Matched") {
+		if json.Unmarshal(sc.Bytes(), &m) == nil && strings.HasPrefix(fmt.Sprint(m["Type"]), prefix) {
 			out = append(out, m)
 		}
 	}
@@ -252,12 +255,10 @@ enableKubeArmorPolicy: false
 lsm: bpf
 hostDefaultNetworkPosture: block
 metricsAddr: %s
-# Every alert here comes from BPF-LSM in the kernel. With the monitor's
-# programs attached as well, shutting bulwarkd down soft-locked both vCPUs of
-# the emulated guest (see the agent issue's note); TestMonitorOnDistroKernel
-# covers the monitor on this kernel on its own.
+# The monitor runs beside the enforcer: host process telemetry only, so
+# that the alerts checked here can only come from BPF-LSM in the kernel.
 visibility: none
-hostVisibility: none
+hostVisibility: process
 `, l.sock, l.logPath, l.policyDir, filepath.Join(work, "state"), filepath.Join(work, "bulwarkd.pid"),
 		filepath.Join(work, "machine-id"), l.metrics)
 	cfgPath := filepath.Join(work, "bulwarkd.yaml")
@@ -450,6 +451,20 @@ func TestBulwarkdBPFLSM(t *testing.T) {
 		}
 		if got := resp.GetHostMap()["e2e-guest"].GetPolicyList(); len(got) != 5 {
 			t.Errorf("host policies %v, want the test's 5", got)
+		}
+	})
+
+	t.Run("process_telemetry", func(t *testing.T) {
+		// The monitor's exec event for an allowed helper run, enriched as a
+		// KubeArmor HostLog, with the enforcer's programs attached too.
+		_, pid := l.helper("open " + l.path("owned"))
+		w := want{Type: "HostLog", Operation: "Process", Resource: helper, ProcessName: helper, HostPID: pid}
+		deadline := time.Now().Add(15 * time.Second)
+		for !anyMatch(l.logRecords("HostLog"), w) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no log %v in logPath within 15 s", w)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 

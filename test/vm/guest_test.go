@@ -12,7 +12,8 @@ const guestTestTimeout = 10 * time.Minute
 // TestGuest is the kernel lab: it compiles every package's guest tests (files
 // tagged vmguest), runs them all in one VM and reports each guest test as a
 // subtest TestGuest/<package>/<test>. $BULWARK_VM_RUN, if set, is passed to
-// the guest test binaries as -test.run.
+// the guest test binaries as -test.run, $BULWARK_VM_COUNT as -test.count
+// (to hunt a flaky guest test).
 func TestGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a VM: run make test-vm")
@@ -39,6 +40,9 @@ func TestGuest(t *testing.T) {
 	var extra []string
 	if run := os.Getenv("BULWARK_VM_RUN"); run != "" {
 		extra = append(extra, "-test.run="+run)
+	}
+	if n := os.Getenv("BULWARK_VM_COUNT"); n != "" {
+		extra = append(extra, "-test.count="+n)
 	}
 	jobs, err := l.TestJobs(ctx, pkgs, guestTestTimeout, extra...)
 	if err != nil {

@@ -11,9 +11,11 @@ import (
 	"unicode"
 )
 
-// kernelCmdline keeps kernel messages on the console (ttyS0) short and turns a
-// panic into an immediate reboot, which qemu's -no-reboot turns into an exit.
-const kernelCmdline = "console=ttyS0 quiet panic=-1"
+// kernelCmdline keeps kernel messages on the console (ttyS0) to warnings and
+// worse (with their stack dumps, which show where a hung guest is stuck) and
+// turns a panic into an immediate reboot, which qemu's -no-reboot turns into
+// an exit.
+const kernelCmdline = "console=ttyS0 loglevel=5 panic=-1"
 
 // qemuArgs is the qemu command line for a VM with the given initramfs. The
 // console is qemu's stdio; results (ttyS1) go to the file results. An
@@ -24,8 +26,11 @@ func qemuArgs(o Options, initrd, results string, interactive bool) []string {
 		console = "mon:stdio"
 	}
 	// KVM exists on these machines but hangs guests: software emulation only.
+	// Single-threaded TCG: multi-threaded TCG misses the kernel's cross-CPU
+	// text patching (tracepoint and trampoline attach) and soft-locks the
+	// guest; see README.md.
 	return []string{
-		"-accel", "tcg,thread=multi", "-cpu", "max",
+		"-accel", "tcg,thread=single", "-cpu", "max",
 		"-m", strconv.Itoa(o.MemoryMiB), "-smp", strconv.Itoa(o.CPUs),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", o.Kernel, "-initrd", initrd, "-append", kernelCmdline,
