@@ -75,6 +75,9 @@ type Env struct {
 	// then applied live rather than after a restart. Call it only from the
 	// ComponentsFunc.
 	OnConfig func(keys []string, apply func(*config.Config))
+	// OnHangup registers f to run on SIGHUP (log rotation). Call it only
+	// from the ComponentsFunc.
+	OnHangup func(f func())
 }
 
 // ComponentsFunc builds the agent's further components (gRPC server, event
@@ -119,6 +122,7 @@ type Agent struct {
 	// containers is nil when the agent runs host-only.
 	containers *Containers
 	hooks      []configHook
+	hangups    []func()
 	nodeID     string
 	pidFile    string
 	ready      chan struct{}
@@ -221,7 +225,9 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 			Probe: a.report, Enforcer: a.enforcer.Name(), Active: a.enforcer, RuleSet: a.RuleSet, Containers: a.containers,
 			OnConfig: func(keys []string, apply func(*config.Config)) {
 				a.hooks = append(a.hooks, configHook{keys: keys, apply: apply})
-			}})
+			},
+			OnHangup: func(f func()) { a.hangups = append(a.hangups, f) },
+		})
 		if err != nil {
 			return err
 		}
@@ -233,6 +239,11 @@ func (a *Agent) Start(ctx context.Context) (err error) {
 	if a.opts.Load.File != "" || !a.opts.NoSignal {
 		w := config.NewWatcher(cfg, config.WatchOptions{
 			Load: a.opts.Load, Logger: a.log.With("component", "config"), NoSignal: a.opts.NoSignal,
+			OnHangup: func() {
+				for _, f := range a.hangups {
+					f()
+				}
+			},
 			OnChange: func(c *config.Config, changed []string) {
 				a.cfg.Store(c)
 				a.applyLive(c, changed)
@@ -306,8 +317,8 @@ func (a *Agent) applyLive(c *config.Config, changed []string) {
 		}
 	}
 	if len(later) > 0 {
-		// Seam: the pipeline has no live setter for throttling; visibility
-		// has no consumer when the monitor is not running.
+		// Without the default components nothing applies throttling, and
+		// visibility has no consumer when the monitor is not running.
 		a.log.Warn("accepted configuration keys that the running components apply only after a restart", "keys", later)
 	}
 }

@@ -262,7 +262,13 @@ func TestBinarySIGTERMAndBadConfig(t *testing.T) {
 		t.Error("probed despite an invalid configuration")
 	}
 
-	// Start, run, SIGTERM.
+	// Start, rotate the alert log, change throttling live, SIGTERM.
+	alertLog := filepath.Join(e.dir, "alerts.log")
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, e.config, string(cfg)+"logPath: "+alertLog+"\n")
 	var logs syncBuffer
 	cmd := exec.Command(bin, "--config", e.config, "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -272,6 +278,20 @@ func TestBinarySIGTERMAndBadConfig(t *testing.T) {
 	eventually(t, "bulwarkd running", 10*time.Second, func() bool { return strings.Contains(logs.String(), `"msg":"bulwarkd running"`) })
 	if b, err := os.ReadFile(e.pidFile); err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(cmd.Process.Pid) {
 		t.Errorf("pid file %q %v", b, err)
+	}
+	if err := os.Rename(alertLog, alertLog+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the alert log reopened after SIGHUP", 10*time.Second, func() bool { _, err := os.Stat(alertLog); return err == nil })
+	write(t, e.config, string(cfg)+"logPath: "+alertLog+"\nmaxAlertPerSec: 3\nalertThrottling: false\n")
+	eventually(t, "throttling changed live", 10*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"msg":"alert throttling changed","component":"pipeline","throttling":false,"maxAlertsPerSec":3`)
+	})
+	if strings.Contains(logs.String(), "apply only after a restart") {
+		t.Errorf("throttling keys reported as restart-only:\n%s", logs.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

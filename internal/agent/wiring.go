@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/metrics"
 	"github.com/bulwark-security/bulwark/internal/monitor"
 	"github.com/bulwark-security/bulwark/internal/pipeline"
@@ -32,12 +33,9 @@ const (
 func DefaultComponents(env Env) ([]Component, error) {
 	cfg := env.Config
 	reg := metrics.NewRegistry()
-	throttle := cfg.AlertThrottling
 	p, err := pipeline.New(pipeline.Options{
-		LogPath: cfg.LogPath,
-		Throttle: pipeline.ThrottleOptions{
-			Enabled: &throttle, MaxAlertsPerSec: cfg.MaxAlertPerSec, ThrottleSec: cfg.ThrottleSec,
-		},
+		LogPath:     cfg.LogPath,
+		Throttle:    throttleOptions(cfg),
 		Logger:      env.Logger.With("component", "pipeline"),
 		Registerer:  reg,
 		ClusterName: cfg.Cluster,
@@ -46,6 +44,16 @@ func DefaultComponents(env Env) ([]Component, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if env.OnConfig != nil {
+		env.OnConfig(throttleKeys, func(c *config.Config) {
+			if err := p.SetThrottle(throttleOptions(c)); err != nil {
+				env.Logger.Warn("alert throttling not changed", "error", err)
+			}
+		})
+	}
+	if env.OnHangup != nil {
+		env.OnHangup(p.Reopen)
 	}
 	sopts := server.Options{
 		Address:       cfg.GRPC,
@@ -85,6 +93,14 @@ func DefaultComponents(env Env) ([]Component, error) {
 		comps = append(comps, t)
 	}
 	return comps, nil
+}
+
+// throttleKeys are the configuration keys of throttleOptions.
+var throttleKeys = []string{"alertThrottling", "maxAlertPerSec", "throttleSec"}
+
+func throttleOptions(cfg *config.Config) pipeline.ThrottleOptions {
+	on := cfg.AlertThrottling
+	return pipeline.ThrottleOptions{Enabled: &on, MaxAlertsPerSec: cfg.MaxAlertPerSec, ThrottleSec: cfg.ThrottleSec}
 }
 
 func fileExists(p string) bool {

@@ -30,6 +30,9 @@ type WatchOptions struct {
 	// changed dynamic keys, with the new configuration and the changed
 	// dynamic keys. It may be nil.
 	OnChange func(cfg *Config, changed []string)
+	// OnHangup is called, from the Watcher's goroutine, on SIGHUP before
+	// the reload (log files are reopened then, for rotation). It may be nil.
+	OnHangup func()
 	// Debounce: see DefaultDebounce.
 	Debounce time.Duration
 	// NoSignal disables reloading on SIGHUP (tests that run in parallel).
@@ -153,6 +156,9 @@ func (w *Watcher) Start(ctx context.Context) error {
 			return nil
 		case <-hup:
 			w.log.Info("SIGHUP received, reloading configuration")
+			if w.opts.OnHangup != nil {
+				w.opts.OnHangup()
+			}
 			_, _ = w.Reload()
 		case ev, ok := <-events:
 			if !ok {

@@ -95,15 +95,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.SinkQueueSize == 0 {
 		o.SinkQueueSize = DefaultSinkQueueSize
 	}
-	if o.Throttle.MaxAlertsPerSec == 0 {
-		o.Throttle.MaxAlertsPerSec = DefaultMaxAlertsPerSec
-	}
-	if o.Throttle.ThrottleSec == 0 {
-		o.Throttle.ThrottleSec = DefaultThrottleSec
-	}
-	if o.Throttle.RuleKey == nil {
-		o.Throttle.RuleKey = RuleKey
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,13 +102,29 @@ func (o Options) withDefaults() (Options, error) {
 	if o.QueueSize < 0 || o.InputQueueSize < 0 || o.SinkQueueSize < 0 {
 		errs = append(errs, errors.New("queue sizes must not be negative"))
 	}
-	if o.Throttle.MaxAlertsPerSec < 0 {
-		errs = append(errs, fmt.Errorf("max alerts per second %d: must not be negative", o.Throttle.MaxAlertsPerSec))
+	t, err := o.Throttle.withDefaults()
+	o.Throttle = t
+	return o, errors.Join(append(errs, err)...)
+}
+
+func (t ThrottleOptions) withDefaults() (ThrottleOptions, error) {
+	if t.MaxAlertsPerSec == 0 {
+		t.MaxAlertsPerSec = DefaultMaxAlertsPerSec
 	}
-	if o.Throttle.ThrottleSec < 0 {
-		errs = append(errs, fmt.Errorf("throttle seconds %d: must not be negative", o.Throttle.ThrottleSec))
+	if t.ThrottleSec == 0 {
+		t.ThrottleSec = DefaultThrottleSec
 	}
-	return o, errors.Join(errs...)
+	if t.RuleKey == nil {
+		t.RuleKey = RuleKey
+	}
+	var errs []error
+	if t.MaxAlertsPerSec < 0 {
+		errs = append(errs, fmt.Errorf("max alerts per second %d: must not be negative", t.MaxAlertsPerSec))
+	}
+	if t.ThrottleSec < 0 {
+		errs = append(errs, fmt.Errorf("throttle seconds %d: must not be negative", t.ThrottleSec))
+	}
+	return t, errors.Join(errs...)
 }
 
 func (t ThrottleOptions) enabled() bool { return t.Enabled == nil || *t.Enabled }

@@ -20,6 +20,10 @@ type Event struct {
 	Alert   *feeder.Alert
 	Log     *feeder.Log
 	Message *feeder.Message
+
+	// throttle, set only inside the pipeline, carries SetThrottle's
+	// settings through the input queue, in order with the records.
+	throttle *ThrottleOptions
 }
 
 // Kind returns which kind of record e holds.
@@ -40,8 +44,9 @@ type Pipeline struct {
 	opts   Options
 	log    *slog.Logger
 	in     chan Event
-	sink   *sink // nil when LogPath is "none"
-	thr    *throttler
+	sink   *sink         // nil when LogPath is "none"
+	thr    *throttler    // nil when throttling is off; the dispatcher's own
+	quit   chan struct{} // closed when Start returns
 	now    func() time.Time
 	counts counters
 	met    *metrics // nil without a Registerer
@@ -65,6 +70,7 @@ func New(opts Options) (*Pipeline, error) {
 		log:  o.Logger,
 		in:   make(chan Event, o.InputQueueSize),
 		now:  time.Now,
+		quit: make(chan struct{}),
 	}
 	if o.Throttle.enabled() {
 		p.thr = newThrottler(o.Throttle)
@@ -127,6 +133,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("pipeline: already started")
 	}
+	defer close(p.quit)
 	var sinkDone chan struct{}
 	if p.sink != nil {
 		if err := p.sink.open(); err != nil {
@@ -182,6 +189,33 @@ func (p *Pipeline) stop() {
 	}
 }
 
+// SetThrottle replaces the throttling settings of a running pipeline (a
+// configuration reload): records published before it returns are
+// throttled under the old settings, the later ones under the new. Workloads
+// and rules start with fresh budgets, so nothing muted under the old
+// settings stays muted. It waits for room in the input queue.
+func (p *Pipeline) SetThrottle(o ThrottleOptions) error {
+	o, err := o.withDefaults()
+	if err != nil {
+		return fmt.Errorf("throttle options: %w", err)
+	}
+	select {
+	case p.in <- Event{throttle: &o}:
+		return nil
+	case <-p.quit:
+		return errors.New("pipeline stopped")
+	}
+}
+
+func (p *Pipeline) setThrottler(o ThrottleOptions) {
+	p.thr = nil
+	if o.enabled() {
+		p.thr = newThrottler(o)
+	}
+	p.log.Info("alert throttling changed", "throttling", p.thr != nil,
+		"maxAlertsPerSec", o.MaxAlertsPerSec, "throttleSec", o.ThrottleSec)
+}
+
 // Reopen makes the file sink close and reopen its file, for log rotation
 // (the agent calls it on SIGHUP). It returns at once; the reopen happens in
 // the sink's goroutine. It does nothing for "stdout" and "none".
@@ -194,6 +228,8 @@ func (p *Pipeline) Reopen() {
 func (p *Pipeline) dispatch(ev Event) {
 	now := p.now()
 	switch {
+	case ev.throttle != nil:
+		p.setThrottler(*ev.throttle)
 	case ev.Alert != nil:
 		p.stampAlert(ev.Alert, now)
 		if p.thr != nil {

@@ -461,3 +461,41 @@ func TestOptionsAndMetricsRegistration(t *testing.T) {
 		t.Error("Start with an unopenable log file succeeded")
 	}
 }
+
+func TestSetThrottleLive(t *testing.T) {
+	p := newPipeline(t, Options{QueueSize: 100})
+	sub, stop := subscribeAndRun(t, p, FilterPolicy)
+	burst := func() {
+		for range 15 {
+			p.PublishAlert(alert("c1", "audit-etc", "Audit", "File"))
+		}
+	}
+	burst() // default: 10 per second, then muted
+	if err := p.SetThrottle(throttleOff); err != nil {
+		t.Fatal(err)
+	}
+	burst() // all 15
+	if err := p.SetThrottle(ThrottleOptions{MaxAlertsPerSec: 3}); err != nil {
+		t.Fatal(err)
+	}
+	burst() // fresh budgets: 3, then muted
+	if err := p.SetThrottle(ThrottleOptions{MaxAlertsPerSec: -1}); err == nil {
+		t.Error("SetThrottle accepted a negative rate")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var audits, notices int
+	for ev := range sub.Events() {
+		if ev.Alert.Operation == OperationAlertThreshold {
+			notices++
+		} else {
+			audits++
+		}
+	}
+	// One notice per throttled burst: the rule's (its muted alerts do not
+	// count against the container).
+	if audits != 10+15+3 || notices != 2 {
+		t.Errorf("delivered %d audits and %d notices, want 28 and 2", audits, notices)
+	}
+}
