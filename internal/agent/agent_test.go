@@ -107,6 +107,11 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
+// settle bounds the waits for the agent to act: generous, because CI runs
+// test packages in parallel on two cores. It is a liveness bound, never a
+// measurement.
+const settle = 30 * time.Second
+
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -176,7 +181,7 @@ func TestAgentInProcess(t *testing.T) {
 
 	// A policy file change is picked up.
 	write(t, filepath.Join(e.policyDir, "b.yaml"), hostPolicy("hsp-b", "/bin/b"))
-	eventually(t, "hsp-b in the rule set", 2*time.Second, func() bool { return slices.Contains(selected(a), "hsp-b") })
+	eventually(t, "hsp-b in the rule set", settle, func() bool { return slices.Contains(selected(a), "hsp-b") })
 
 	// An apply over real gRPC changes the store and the rule set.
 	apiFile := filepath.Join(e.dir, "api.yaml")
@@ -188,7 +193,7 @@ func TestAgentInProcess(t *testing.T) {
 	if strings.TrimSpace(out.String()) != "KubeArmorHostPolicy/hsp-api: Applied" {
 		t.Errorf("apply output %q", out.String())
 	}
-	eventually(t, "hsp-api in the rule set", 2*time.Second, func() bool { return slices.Contains(selected(a), "hsp-api") })
+	eventually(t, "hsp-api in the rule set", settle, func() bool { return slices.Contains(selected(a), "hsp-api") })
 	if !slices.ContainsFunc(a.Store().Snapshot(), func(p *policy.Policy) bool { return p.Name == "hsp-api" }) {
 		t.Error("hsp-api not in the store")
 	}
@@ -198,7 +203,7 @@ func TestAgentInProcess(t *testing.T) {
 
 	// A dynamic configuration change recompiles the rule set.
 	write(t, e.config, strings.Replace(mustRead(t, e.config), "hostDefaultFilePosture: block", "hostDefaultFilePosture: audit", 1))
-	eventually(t, "posture reload", 2*time.Second, func() bool { return a.RuleSet().Postures().File == "audit" })
+	eventually(t, "posture reload", settle, func() bool { return a.RuleSet().Postures().File == "audit" })
 
 	// probe reaches the agent.
 	out.Reset()
@@ -275,7 +280,7 @@ func TestBinarySIGTERMAndBadConfig(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bulwarkd running", 10*time.Second, func() bool { return strings.Contains(logs.String(), `"msg":"bulwarkd running"`) })
+	eventually(t, "bulwarkd running", settle, func() bool { return strings.Contains(logs.String(), `"msg":"bulwarkd running"`) })
 	if b, err := os.ReadFile(e.pidFile); err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(cmd.Process.Pid) {
 		t.Errorf("pid file %q %v", b, err)
 	}
@@ -285,9 +290,9 @@ func TestBinarySIGTERMAndBadConfig(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the alert log reopened after SIGHUP", 10*time.Second, func() bool { _, err := os.Stat(alertLog); return err == nil })
+	eventually(t, "the alert log reopened after SIGHUP", settle, func() bool { _, err := os.Stat(alertLog); return err == nil })
 	write(t, e.config, string(cfg)+"logPath: "+alertLog+"\nmaxAlertPerSec: 3\nalertThrottling: false\n")
-	eventually(t, "throttling changed live", 10*time.Second, func() bool {
+	eventually(t, "throttling changed live", settle, func() bool {
 		return strings.Contains(logs.String(), `"msg":"alert throttling changed","component":"pipeline","throttling":false,"maxAlertsPerSec":3`)
 	})
 	if strings.Contains(logs.String(), "apply only after a restart") {

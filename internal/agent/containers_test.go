@@ -172,7 +172,7 @@ func TestContainersEndToEnd(t *testing.T) {
 		return id
 	}
 	webCg, dbCg := cgroupOf(webTask), cgroupOf(dbTask)
-	eventually(t, "both containers' rule sets applied", 10*time.Second, func() bool {
+	eventually(t, "both containers' rule sets applied", settle, func() bool {
 		return none.Applied(webCg) != nil && none.Applied(dbCg) != nil
 	})
 
@@ -190,7 +190,7 @@ func TestContainersEndToEnd(t *testing.T) {
 				}
 			}
 		}()
-		eventually(t, what, 10*time.Second, func() bool {
+		eventually(t, what, settle, func() bool {
 			recs = readJSONLines[containerRecord](t, e.events)
 			i := slices.IndexFunc(recs, func(r containerRecord) bool {
 				return r.EventData["CgroupID"] == strconv.FormatUint(cg, 10) && ok(r)
@@ -353,7 +353,7 @@ func TestContainersEndToEnd(t *testing.T) {
 
 	t.Run("a restarted container gets a new identity", func(t *testing.T) {
 		d.StopTask(cctx, webTask)
-		eventually(t, "old run's rules removed", 10*time.Second, func() bool { return none.Applied(webCg) == nil })
+		eventually(t, "old run's rules removed", settle, func() bool { return none.Applied(webCg) == nil })
 		webTask = d.StartTask(cctx, webC)
 		newCg := cgroupOf(webTask)
 		if newCg == webCg {
@@ -368,13 +368,13 @@ func TestContainersEndToEnd(t *testing.T) {
 		if al.PolicyName != "ksp-web-audit" || al.ContainerID != webID || al.ContainerName != "web" {
 			t.Errorf("alert after restart: %+v", al)
 		}
-		eventually(t, "new run's rules applied", 10*time.Second, func() bool { return none.Applied(newCg) != nil })
+		eventually(t, "new run's rules applied", settle, func() bool { return none.Applied(newCg) != nil })
 		webCg = newCg
 	})
 
 	t.Run("visibility none silences containers", func(t *testing.T) {
 		e.writeConfig(t, "none")
-		eventually(t, "visibility none applied", 10*time.Second, func() bool {
+		eventually(t, "visibility none applied", settle, func() bool {
 			return strings.Contains(logs.String(), `msg="visibility applied" component=monitor visibility=none`)
 		})
 		for _, task := range []client.Task{dbTask, webTask} {
@@ -383,7 +383,7 @@ func TestContainersEndToEnd(t *testing.T) {
 			}
 		}
 		e.writeConfig(t, "process,file")
-		eventually(t, "visibility process,file applied", 10*time.Second, func() bool {
+		eventually(t, "visibility process,file applied", settle, func() bool {
 			return strings.Contains(logs.String(), `msg="visibility applied" component=monitor visibility=process,file `)
 		})
 		if _, st := d.ExecWait(cctx, dbTask, "ls", "/tmp"); st != 0 {

@@ -21,7 +21,7 @@ type alertStream struct {
 
 func subscribe(t *testing.T, ctx context.Context, socket string) *alertStream {
 	t.Helper()
-	eventually(t, "gRPC socket", 5*time.Second, func() bool { _, err := os.Stat(socket); return err == nil })
+	eventually(t, "gRPC socket", settle, func() bool { _, err := os.Stat(socket); return err == nil })
 	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +82,6 @@ func (s *alertStream) warmUp(t *testing.T, audited string) {
 func (s *alertStream) wait(t *testing.T, what string, pid int) *feeder.Alert {
 	t.Helper()
 	var got []*feeder.Alert
-	eventually(t, what, 10*time.Second, func() bool { got = s.byPID(pid); return len(got) > 0 })
+	eventually(t, what, settle, func() bool { got = s.byPID(pid); return len(got) > 0 })
 	return got[0]
 }

@@ -225,7 +225,7 @@ func TestTelemetryHostAlerts(t *testing.T) {
 	}
 	// The same alerts in logPath, and the unpoliced exec as a HostLog.
 	var recs []record
-	eventually(t, "alerts and HostLog in logPath", 5*time.Second, func() bool {
+	eventually(t, "alerts and HostLog in logPath", settle, func() bool {
 		recs = readEvents(t, e.events)
 		_, ok1 := findEvent(recs, auditPID, "MatchedHostPolicy")
 		_, ok2 := findEvent(recs, blockPID, "MatchedHostPolicy")
@@ -247,7 +247,7 @@ func TestTelemetryHostAlerts(t *testing.T) {
 	if err := os.Remove(filepath.Join(e.policyDir, "block.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "hsp-test-block removed", 5*time.Second, func() bool { return !slices.Contains(selected(a), "hsp-test-block") })
+	eventually(t, "hsp-test-block removed", settle, func() bool { return !slices.Contains(selected(a), "hsp-test-block") })
 	blockPID = run(t, e.blocked)
 	marker := run(t, e.audited)
 	stream.wait(t, "marker alert", marker)
@@ -258,14 +258,14 @@ func TestTelemetryHostAlerts(t *testing.T) {
 	// hostVisibility none (a live reload): no HostLogs, and — as upstream,
 	// whose Audit rules are matched on telemetry only — no Audit alerts.
 	e.writeConfig(t, "none")
-	eventually(t, "hostVisibility none applied", 5*time.Second, func() bool {
+	eventually(t, "hostVisibility none applied", settle, func() bool {
 		return strings.Contains(logs.String(), `msg="visibility applied" component=monitor visibility=process,file,network,capabilities hostVisibility=none`)
 	})
 	hiddenAudit := run(t, e.audited)
 	hiddenPlain := run(t, e.plain)
 	// Process only: exec is visible again, files are not.
 	e.writeConfig(t, "process")
-	eventually(t, "hostVisibility process applied", 5*time.Second, func() bool {
+	eventually(t, "hostVisibility process applied", settle, func() bool {
 		return strings.Contains(logs.String(), "hostVisibility=process monitorEnabled=true")
 	})
 	hiddenRead := run(t, e.plain, "read", e.secret)
@@ -276,7 +276,7 @@ func TestTelemetryHostAlerts(t *testing.T) {
 			t.Errorf("alert for an invisible class: %+v", got[0])
 		}
 	}
-	eventually(t, "marker in logPath", 5*time.Second, func() bool {
+	eventually(t, "marker in logPath", settle, func() bool {
 		recs = readEvents(t, e.events)
 		_, ok := findEvent(recs, marker, "MatchedHostPolicy")
 		return ok
@@ -364,7 +364,7 @@ func TestTelemetryEnforcerAlerts(t *testing.T) {
 				// conclusions about a denial and an Audit hit are logs.
 				denied := run(t, e.plain, "write", e.denyDir) // EISDIR under a Block rule
 				audited := run(t, e.audited)
-				eventually(t, "demoted HostLogs", 5*time.Second, func() bool {
+				eventually(t, "demoted HostLogs", settle, func() bool {
 					recs := readEvents(t, e.events)
 					return slices.ContainsFunc(recs, func(r record) bool {
 						return r.HostPID == denied && r.Type == "HostLog" && r.Resource == e.denyDir
