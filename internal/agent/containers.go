@@ -36,7 +36,9 @@ import (
 // added or updated (labels), and dropped when its run ends; every change
 // is handed to the enforcer per workload (Enforcer.Apply / Remove, keyed
 // by cgroup id) from the agent's loop, and the container's visibility is
-// set in the monitor (monitor.SetVisibility) when telemetry runs.
+// set in the monitor (monitor.SetVisibility) when telemetry runs. A
+// container whose namespace is in untrackedNs gets a disabled rule set and
+// visibility none: neither enforced nor reported, as upstream.
 //
 // Telemetry routes container events through an identity.Pending queue on
 // the same registry, so an event that arrives before the runtime reports
@@ -153,23 +155,38 @@ func (cs *Containers) Start(ctx context.Context) error {
 	return nil
 }
 
-// compile compiles c's rule set from the current snapshot and cfg.
+// compile compiles c's rule set from the current snapshot and cfg. A
+// container in an untracked namespace gets a disabled rule set: nothing
+// enforced, nothing alerted.
 func (cs *Containers) compile(c *identity.Container, cfg *config.Config) *engine.RuleSet {
 	w := c.Workload()
 	w.Postures = cfg.ContainerPostures()
-	if cs.audited {
+	switch {
+	case untracked(c, cfg):
+		w.PolicyMode = engine.PolicyDisabled
+	case cs.audited:
 		w.PolicyMode = engine.PolicyAudited
 	}
 	return engine.Compile(cs.policies(), w)
 }
 
-// newWorkloadLocked builds c's workload; cs.mu is held.
-func (cs *Containers) newWorkloadLocked(c *identity.Container) *containerWorkload {
-	return &containerWorkload{c: c, labels: joinLabels(c.Workload().Labels), rs: cs.compile(c, cs.cfg), vis: containerVisibility(cs.cfg)}
+// untracked reports whether c's namespace is in untrackedNs (KubeArmor's
+// kube-system and kubearmor by default).
+func untracked(c *identity.Container, cfg *config.Config) bool {
+	return slices.Contains(cfg.UntrackedNs, c.Namespace)
 }
 
-// containerVisibility is the configured container visibility.
-func containerVisibility(cfg *config.Config) monitor.Visibility {
+// newWorkloadLocked builds c's workload; cs.mu is held.
+func (cs *Containers) newWorkloadLocked(c *identity.Container) *containerWorkload {
+	return &containerWorkload{c: c, labels: joinLabels(c.Workload().Labels), rs: cs.compile(c, cs.cfg), vis: containerVisibility(c, cs.cfg)}
+}
+
+// containerVisibility is the configured container visibility, none for an
+// untracked container.
+func containerVisibility(c *identity.Container, cfg *config.Config) monitor.Visibility {
+	if untracked(c, cfg) {
+		return monitor.VisibilityNone
+	}
 	v, _ := visibilities(cfg)
 	return v
 }
@@ -275,10 +292,9 @@ func (cs *Containers) applyVisibility(cfg *config.Config) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	cs.cfg = cfg
-	vis := containerVisibility(cfg)
 	for id, w := range cs.byCgroup {
 		nw := *w
-		nw.vis = vis
+		nw.vis = containerVisibility(w.c, cfg)
 		cs.byCgroup[id] = &nw
 	}
 	cs.setVisibilityLocked()

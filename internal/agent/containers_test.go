@@ -22,6 +22,7 @@ import (
 	policypb "github.com/bulwark-security/bulwark/api/proto/policy"
 	"github.com/bulwark-security/bulwark/internal/agent"
 	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/engine"
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/identity/containerd"
 	"github.com/bulwark-security/bulwark/internal/testenv"
@@ -393,6 +394,32 @@ func TestContainersEndToEnd(t *testing.T) {
 		for _, r := range recs {
 			if r.ProcessName == "/tmp/busybox" && strings.HasPrefix(r.Resource, "/etc/passwd") {
 				t.Errorf("record with visibility none: %+v", r)
+			}
+		}
+	})
+
+	t.Run("an untracked namespace is neither enforced nor reported", func(t *testing.T) {
+		// untrackedNs defaults to kube-system,kubearmor, as upstream.
+		_, sysTask := d.Run(cctx, testenv.RandomHex(32), img, testenv.RunOptions{
+			Labels: map[string]string{identity.LabelNerdctlName: "sys", identity.LabelNamespace: "kube-system"},
+		})
+		sysCg := cgroupOf(sysTask)
+		eventually(t, "the untracked container's rule set applied", settle, func() bool { return none.Applied(sysCg) != nil })
+		if m := none.Applied(sysCg).Mode(); m != engine.PolicyDisabled {
+			t.Errorf("untracked container's policy mode %q, want %q", m, engine.PolicyDisabled)
+		}
+		if _, st := d.ExecWait(cctx, sysTask, "sh", "-c", "cat /etc/group >/dev/null; ls /tmp"); st != 0 {
+			t.Fatalf("untracked container's commands: %d", st)
+		}
+		// A tracked container's record after that proves the pipeline
+		// caught up.
+		if _, st := d.ExecWait(cctx, dbTask, "ls", "/etc"); st != 0 {
+			t.Fatalf("ls: %d", st)
+		}
+		waitRecord(t, "tracked container's marker", dbCg, func(r containerRecord) bool { return r.Resource == "/etc" || r.Resource == "/etc/" })
+		for _, r := range recs {
+			if r.EventData["CgroupID"] == strconv.FormatUint(sysCg, 10) {
+				t.Errorf("record from the untracked container: %+v", r)
 			}
 		}
 	})
