@@ -3,9 +3,12 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/bulwark-security/bulwark/internal/certs"
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/metrics"
 	"github.com/bulwark-security/bulwark/internal/monitor"
@@ -13,12 +16,26 @@ import (
 	"github.com/bulwark-security/bulwark/internal/server"
 )
 
-// TLS file names in tlsCertPath (the names of a Kubernetes TLS secret).
-const (
-	tlsCertFile = "tls.crt"
-	tlsKeyFile  = "tls.key"
-	tlsCAFile   = "ca.crt" // optional: when present, clients need a certificate (mTLS)
-)
+// tlsProviderSelf is the tlsCertProvider whose files bulwarkd generates;
+// with "external" they are those of a Kubernetes TLS secret, ca.crt
+// optional (when present, clients need a certificate: mTLS).
+const tlsProviderSelf = "self"
+
+// serverNames are the names, besides localhost, that the self-generated
+// server certificate holds: the node name, the hostname and the gRPC
+// listen host when it is a specific one.
+func serverNames(cfg *config.Config) []string {
+	names := []string{cfg.Host}
+	if h, err := os.Hostname(); err == nil {
+		names = append(names, h)
+	}
+	if host, _, err := net.SplitHostPort(cfg.GRPC); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			names = append(names, host)
+		}
+	}
+	return slices.DeleteFunc(names, func(n string) bool { return n == "" })
+}
 
 // DefaultComponents builds bulwarkd's components from the configuration:
 // the alert/log pipeline (logPath, alertThrottling, maxAlertPerSec,
@@ -63,9 +80,16 @@ func DefaultComponents(env Env) ([]Component, error) {
 		Logger:        env.Logger.With("component", "server"),
 	}
 	if cfg.TLSEnabled {
-		sopts.CertFile = filepath.Join(cfg.TLSCertPath, tlsCertFile)
-		sopts.KeyFile = filepath.Join(cfg.TLSCertPath, tlsKeyFile)
-		if ca := filepath.Join(cfg.TLSCertPath, tlsCAFile); fileExists(ca) {
+		if cfg.TLSCertProvider == tlsProviderSelf {
+			res, err := certs.Ensure(cfg.TLSCertPath, certs.Options{Names: serverNames(cfg)})
+			if err != nil {
+				return nil, fmt.Errorf("tlsCertProvider self: %w", err)
+			}
+			env.Logger.Info("TLS material ready", "tlsCertPath", cfg.TLSCertPath, "generated", res.Generated)
+		}
+		sopts.CertFile = filepath.Join(cfg.TLSCertPath, certs.ServerCert)
+		sopts.KeyFile = filepath.Join(cfg.TLSCertPath, certs.ServerKey)
+		if ca := filepath.Join(cfg.TLSCertPath, certs.CACert); fileExists(ca) {
 			sopts.ClientCAFile = ca
 		}
 	}

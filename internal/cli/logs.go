@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/bulwark-security/bulwark/api/proto/feeder"
+	"github.com/bulwark-security/bulwark/internal/certs"
 )
 
 // Defaults of `bulwark logs`.
@@ -41,6 +43,7 @@ type logsOptions struct {
 	resource, source             string
 	limit                        int
 	tlsCA, tlsCert, tlsKey       string
+	tlsCertPath                  string
 	resourceRE, sourceRE         *regexp.Regexp
 }
 
@@ -85,6 +88,7 @@ on the client; --resource and --source are regular expressions.`,
 	f.StringVar(&o.tlsCA, "tls-ca", "", "CA certificate to verify the agent with (turns on TLS)")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "client certificate for mTLS (with --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "client key for mTLS")
+	f.StringVar(&o.tlsCertPath, "tlsCertPath", "", "the agent's tlsCertPath with tlsCertProvider self: its ca.crt, client.crt and client.key (root only)")
 	completeWords(cmd, "logFilter", "policy", "system", "all")
 	completeWords(cmd, "output", "text", "json", "pretty-json")
 	completeWords(cmd, "logType", "ContainerLog", "HostLog")
@@ -136,6 +140,14 @@ func (o *logsOptions) complete(cmd *cobra.Command) error {
 		if o.sourceRE, err = regexp.Compile(o.source); err != nil {
 			return usageError("--source: %w", err)
 		}
+	}
+	if o.tlsCertPath != "" {
+		if o.tlsCA != "" || o.tlsCert != "" || o.tlsKey != "" {
+			return usageError("--tlsCertPath conflicts with --tls-ca, --tls-cert and --tls-key")
+		}
+		o.tlsCA = filepath.Join(o.tlsCertPath, certs.CACert)
+		o.tlsCert = filepath.Join(o.tlsCertPath, certs.ClientCert)
+		o.tlsKey = filepath.Join(o.tlsCertPath, certs.ClientKey)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")

@@ -2,22 +2,15 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulwark-security/bulwark/api/proto/feeder"
+	"github.com/bulwark-security/bulwark/internal/certs"
 	"github.com/bulwark-security/bulwark/internal/pipeline"
 	"github.com/bulwark-security/bulwark/internal/server"
 )
@@ -197,54 +190,34 @@ func TestLogsUsageAndFailures(t *testing.T) {
 }
 
 func TestLogsAddressFromEnvironmentAndMTLS(t *testing.T) {
+	// The agent's tlsCertProvider self material.
 	dir := t.TempDir()
-	serverCert, serverKey := logsSelfSigned(t, dir, "server", x509.ExtKeyUsageServerAuth)
-	clientCert, clientKey := logsSelfSigned(t, dir, "client", x509.ExtKeyUsageClientAuth)
-	p, addr := logsAgent(t, server.Options{CertFile: serverCert, KeyFile: serverKey, ClientCAFile: clientCert})
+	if _, err := certs.Ensure(dir, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	p, addr := logsAgent(t, server.Options{CertFile: file(certs.ServerCert), KeyFile: file(certs.ServerKey), ClientCAFile: file(certs.CACert)})
 	t.Setenv(logsAddressEnv, addr)
 
-	code, _, errOut := run(t, "", "logs", "--tls-ca", serverCert, "--limit", "1")
+	code, _, errOut := run(t, "", "logs", "--tls-ca", file(certs.CACert), "--limit", "1")
 	if code != ExitFailure {
 		t.Errorf("without a client certificate: exit %d (%s), want %d", code, errOut, ExitFailure)
 	}
-	logsPublishWhenSubscribed(t, p, map[pipeline.Kind]int{pipeline.KindAlert: 1}, logsSampleAlerts()[:1], nil)
-	code, out, errOut := run(t, "", "logs", "--tls-ca", serverCert, "--tls-cert", clientCert, "--tls-key", clientKey, "--limit", "1")
-	if code != ExitOK || !strings.Contains(out, "policy=block-shadow") {
-		t.Errorf("mTLS: exit %d, %q, %q", code, out, errOut)
-	}
-}
-
-// selfSigned writes a self-signed certificate for localhost/127.0.0.1 that
-// serves as its own CA.
-func logsSelfSigned(t *testing.T, dir, name string, usage x509.ExtKeyUsage) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	for path, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
+	for _, args := range [][]string{
+		{"--tls-ca", file(certs.CACert), "--tls-cert", file(certs.ClientCert), "--tls-key", file(certs.ClientKey)},
+		{"--tlsCertPath", dir},
+	} {
+		// A new subscription, not the previous client's lingering one.
+		logsEventually(t, "no subscriber", func() bool { return p.Subscribers(pipeline.KindAlert) == 0 })
+		logsPublishWhenSubscribed(t, p, map[pipeline.Kind]int{pipeline.KindAlert: 1}, logsSampleAlerts()[:1], nil)
+		code, out, errOut := run(t, "", append([]string{"logs", "--limit", "1"}, args...)...)
+		if code != ExitOK || !strings.Contains(out, "policy=block-shadow") {
+			t.Errorf("mTLS with %v: exit %d, %q, %q", args, code, out, errOut)
 		}
 	}
-	return certFile, keyFile
+	if code, _, errOut := run(t, "", "logs", "--tlsCertPath", dir, "--tls-ca", file(certs.CACert)); code != ExitUsage || !strings.Contains(errOut, "conflicts") {
+		t.Errorf("--tlsCertPath with --tls-ca: exit %d, %q", code, errOut)
+	}
 }
 
 func logsSameMultiset(a, b []string) bool {

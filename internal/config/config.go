@@ -218,7 +218,7 @@ var (
 	visibilityItems = []string{"process", "file", "network", "capabilities", "dns", "ima", "none"}
 	lsmItems        = []string{"bpf", "apparmor", "selinux", "none"}
 	enforcerValues  = []string{"auto", "bpf", "apparmor", "none"}
-	certProviders   = []string{"external"}
+	certProviders   = []string{"self", "external"}
 	allVisibility   = "process,file,network,capabilities"
 )
 
@@ -233,7 +233,8 @@ var keys = []*Key{
 	boolKey("tlsEnabled", "false", "serve gRPC over TLS", true, func(c *Config) *bool { return &c.TLSEnabled }),
 	strKey("tlsCertPath", "/var/lib/bulwark/tls", "directory holding tls.crt, tls.key and, for mTLS, ca.crt", true, absPath,
 		func(c *Config) *string { return &c.TLSCertPath }),
-	strKey("tlsCertProvider", "external", "external (files in tlsCertPath); self (generated) is not supported yet", true, oneOf(certProviders),
+	strKey("tlsCertProvider", "self", "self: bulwarkd generates a CA, its server pair and a local client pair in tlsCertPath (mTLS); "+
+		"external: the files there are managed elsewhere", true, oneOf(certProviders),
 		func(c *Config) *string { return &c.TLSCertProvider }),
 	strKey("logPath", "none", "where alerts and logs are written: stdout, none or an absolute file path", true,
 		logPath, func(c *Config) *string { return &c.LogPath }),
