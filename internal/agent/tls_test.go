@@ -54,9 +54,9 @@ func TestSelfTLS(t *testing.T) {
 			t.Errorf("%s not generated: %v", f, err)
 		}
 	}
-	if !strings.Contains(logs.String(), `msg="TLS material ready"`) || !strings.Contains(logs.String(), "mtls=true") {
-		t.Errorf("no TLS/mTLS in the log")
-	}
+	eventually(t, "TLS material generated and mTLS served, in the log", settle, func() bool {
+		return strings.Contains(logs.String(), `msg="TLS material generated"`) && strings.Contains(logs.String(), "mtls=true")
+	})
 
 	ca, err := os.ReadFile(filepath.Join(tlsDir, certs.CACert))
 	if err != nil {

@@ -72,6 +72,7 @@ func DefaultComponents(env Env) ([]Component, error) {
 	if env.OnHangup != nil {
 		env.OnHangup(p.Reopen)
 	}
+	var comps []Component
 	sopts := server.Options{
 		Address:       cfg.GRPC,
 		HealthAddress: cfg.HealthAddress(),
@@ -81,11 +82,11 @@ func DefaultComponents(env Env) ([]Component, error) {
 	}
 	if cfg.TLSEnabled {
 		if cfg.TLSCertProvider == tlsProviderSelf {
-			res, err := certs.Ensure(cfg.TLSCertPath, certs.Options{Names: serverNames(cfg)})
-			if err != nil {
+			r := &certRenewer{dir: cfg.TLSCertPath, names: serverNames(cfg), log: env.Logger.With("component", "tls")}
+			if err := r.ensure(); err != nil {
 				return nil, fmt.Errorf("tlsCertProvider self: %w", err)
 			}
-			env.Logger.Info("TLS material ready", "tlsCertPath", cfg.TLSCertPath, "generated", res.Generated)
+			comps = append(comps, r)
 		}
 		sopts.CertFile = filepath.Join(cfg.TLSCertPath, certs.ServerCert)
 		sopts.KeyFile = filepath.Join(cfg.TLSCertPath, certs.ServerKey)
@@ -100,7 +101,7 @@ func DefaultComponents(env Env) ([]Component, error) {
 		}
 		return nil, fmt.Errorf("gRPC server: %w", err)
 	}
-	comps := []Component{p, srv}
+	comps = append(comps, p, srv)
 	if b, ok := env.Active.(*bpfLSM); ok {
 		ev := newBPFLSMEvents(env, b, p)
 		if err := reg.Register(&enforcerMetrics{e: b.e, events: ev}); err != nil {

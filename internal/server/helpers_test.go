@@ -2,14 +2,8 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/bulwark-security/bulwark/internal/certs"
 	"github.com/bulwark-security/bulwark/internal/pipeline"
 )
 
@@ -121,75 +116,30 @@ type pki struct {
 	client                                               tls.Certificate
 }
 
+// newPKI is a CA with a server pair (localhost, the loopback addresses and
+// serverIPs) and a client pair, as tlsCertProvider self makes them.
 func newPKI(t testing.TB, serverIPs ...net.IP) *pki {
 	t.Helper()
 	dir := t.TempDir()
-	caKey := mustKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "bulwark test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
+	var names []string
+	for _, ip := range serverIPs {
+		names = append(names, ip.String())
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if _, err := certs.Ensure(dir, certs.Options{Names: names}); err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string) string { return filepath.Join(dir, name) }
+	k := &pki{caFile: file(certs.CACert), serverCert: file(certs.ServerCert), serverKey: file(certs.ServerKey),
+		clientCert: file(certs.ClientCert), clientKey: file(certs.ClientKey), pool: x509.NewCertPool()}
+	ca, err := os.ReadFile(k.caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	k := &pki{caFile: filepath.Join(dir, "ca.crt"), pool: x509.NewCertPool()}
-	k.pool.AddCert(ca)
-	writePEM(t, k.caFile, "CERTIFICATE", caDER)
-
-	issue := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP) (string, string, tls.Certificate) {
-		key := mustKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: name},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  ips,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certFile, keyFile := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-		writePEM(t, certFile, "CERTIFICATE", der)
-		writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
-		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return certFile, keyFile, pair
+	k.pool.AppendCertsFromPEM(ca)
+	if k.client, err = tls.LoadX509KeyPair(k.clientCert, k.clientKey); err != nil {
+		t.Fatal(err)
 	}
-	ips := append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, serverIPs...)
-	k.serverCert, k.serverKey, _ = issue("server", 2, x509.ExtKeyUsageServerAuth, ips)
-	k.clientCert, k.clientKey, k.client = issue("client", 3, x509.ExtKeyUsageClientAuth, nil)
 	return k
-}
-
-func mustKey(t testing.TB) *ecdsa.PrivateKey {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func writePEM(t testing.TB, path, typ string, der []byte) {
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // nonLoopbackIP returns an address of this machine that is not loopback,

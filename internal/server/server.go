@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +15,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -81,11 +78,11 @@ func New(opts Options) (*Server, error) {
 		grpc.ChainStreamInterceptor(s.recoverStream),
 	}
 	if o.CertFile != "" {
-		creds, err := loadTLS(o)
+		m, err := newTLSFiles(o, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("server TLS: %w", err)
 		}
-		sopts = append(sopts, grpc.Creds(creds))
+		sopts = append(sopts, grpc.Creds(m.credentials()))
 	}
 	s.grpc = grpc.NewServer(sopts...)
 	feeder.RegisterLogServiceServer(s.grpc, &logService{s: s})
@@ -105,27 +102,6 @@ func New(opts Options) (*Server, error) {
 		healthpb.RegisterHealthServer(s.healthGRPC, s.healthSrv)
 	}
 	return s, nil
-}
-
-func loadTLS(o Options) (credentials.TransportCredentials, error) {
-	cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load key pair: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if o.ClientCAFile != "" {
-		pem, err := os.ReadFile(o.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read client CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client CA %s: no PEM certificates", o.ClientCAFile)
-		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return credentials.NewTLS(cfg), nil
 }
 
 // Start listens and serves until ctx is done, then marks health NOT_SERVING,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -251,6 +252,50 @@ func TestTLS(t *testing.T) {
 		other := credentials.NewTLS(&tls.Config{RootCAs: k.pool, ServerName: "localhost", Certificates: []tls.Certificate{untrusted.client}})
 		if err := nonce(other, e.target()); err == nil {
 			t.Error("client certificate from another CA accepted")
+		}
+	})
+	t.Run("rotation", func(t *testing.T) {
+		defer func(d time.Duration) { tlsRecheck = d }(tlsRecheck)
+		tlsRecheck = 0
+		dir := t.TempDir()
+		files := map[string]string{"ca.crt": "", "tls.crt": "", "tls.key": ""}
+		install := func(k *pki) {
+			for name, src := range map[string]string{"ca.crt": k.caFile, "tls.crt": k.serverCert, "tls.key": k.serverKey} {
+				b, err := os.ReadFile(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[name] = filepath.Join(dir, name)
+				if err := os.WriteFile(files[name]+".new", b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(files[name]+".new", files[name]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		creds := func(k *pki) credentials.TransportCredentials {
+			return credentials.NewTLS(&tls.Config{RootCAs: k.pool, ServerName: "localhost", Certificates: []tls.Certificate{k.client}})
+		}
+		install(k)
+		e := start(t, Options{Address: "127.0.0.1:0", CertFile: files["tls.crt"], KeyFile: files["tls.key"], ClientCAFile: files["ca.crt"]}, quietPipeline)
+		if err := nonce(creds(k), e.target()); err != nil {
+			t.Fatalf("before rotation: %v", err)
+		}
+		next := newPKI(t)
+		install(next)
+		if err := nonce(creds(next), e.target()); err != nil {
+			t.Errorf("new material after rotation: %v", err)
+		}
+		if err := nonce(creds(k), e.target()); err == nil {
+			t.Error("old CA's client still accepted after rotation")
+		}
+		// A broken file keeps the last good material.
+		if err := os.WriteFile(files["tls.crt"], []byte("half written"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := nonce(creds(next), e.target()); err != nil {
+			t.Errorf("after a broken rotation: %v", err)
 		}
 	})
 	t.Run("bad files", func(t *testing.T) {
