@@ -46,6 +46,9 @@ type Watcher struct {
 	log  *slog.Logger
 	cur  atomic.Pointer[Config]
 	mu   sync.Mutex // serialises reloads
+	// hup receives SIGHUP from NewWatcher on: a SIGHUP before Start runs
+	// waits for it instead of killing the process (Go's default).
+	hup chan os.Signal
 }
 
 // NewWatcher returns a Watcher whose running configuration is initial.
@@ -58,6 +61,10 @@ func NewWatcher(initial *Config, opts WatchOptions) *Watcher {
 		w.opts.Debounce = DefaultDebounce
 	}
 	w.cur.Store(initial)
+	if !opts.NoSignal {
+		w.hup = make(chan os.Signal, 1)
+		signal.Notify(w.hup, syscall.SIGHUP)
+	}
 	return w
 }
 
@@ -124,10 +131,8 @@ func (c *Config) clone() *Config {
 // a file it only handles SIGHUP (which then re-reads the environment and
 // flags, a no-op). It is a Runnable.
 func (w *Watcher) Start(ctx context.Context) error {
-	var hup chan os.Signal
-	if !w.opts.NoSignal {
-		hup = make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
+	hup := w.hup
+	if hup != nil {
 		defer signal.Stop(hup)
 	}
 	var events chan fsnotify.Event
