@@ -5,9 +5,9 @@
 //
 // # Use
 //
-// A Registry is fed by Sources, one per runtime endpoint (the containerd
-// and docker subpackages; discover builds them from configured and
-// well-known sockets). Start runs them until its context ends. Lookup and
+// A Registry is fed by Sources, one per runtime endpoint (the containerd,
+// docker and cri subpackages, cri for CRI-O; discover builds them from
+// configured and well-known sockets). Start runs them until its context ends. Lookup and
 // LookupPID answer from memory; Subscribe streams Added, Updated and
 // Removed events (after the current containers) so enforcers can keep
 // per-workload entries in step.

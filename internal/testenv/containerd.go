@@ -37,17 +37,25 @@ type Containerd struct {
 	// Client talks to the daemon; it survives Restart.
 	Client *client.Client
 
-	t          testing.TB
+	t    testing.TB
+	proc *daemon
+	// mu guards namespaces (and CRI's pods).
 	mu         sync.Mutex
-	cmd        *exec.Cmd
-	exited     chan struct{}
 	namespaces []string
 }
 
 // StartContainerd starts containerd with a temporary root, state and
-// socket. It fails the test when containerd or runc is not installed. The
-// daemon and everything made in it are removed in t.Cleanup.
+// socket, without its CRI plugin. It fails the test when containerd or runc
+// is not installed. The daemon and everything made in it are removed in
+// t.Cleanup.
 func StartContainerd(t testing.TB) *Containerd {
+	t.Helper()
+	return startContainerd(t, nil)
+}
+
+// startContainerd starts containerd; criConfig, when not nil, enables the
+// CRI plugin and returns its config section for the daemon's directory.
+func startContainerd(t testing.TB, criConfig func(dir string) string) *Containerd {
 	t.Helper()
 	for _, bin := range []string{"containerd", "containerd-shim-runc-v2", "runc"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -60,20 +68,35 @@ func StartContainerd(t testing.TB) *Containerd {
 		t.Fatal(err)
 	}
 	d := &Containerd{Address: filepath.Join(dir, "c.sock"), Dir: dir, t: t}
+	d.proc = &daemon{
+		t: t, name: "containerd", address: d.Address,
+		args:    []string{"--config", filepath.Join(dir, "config.toml")},
+		logFile: filepath.Join(dir, "containerd.log"),
+		answers: d.answers, startTimeout: 20 * time.Second,
+		stopGrace: 10 * time.Second,
+	}
+	// containerd 2's NRI would listen on the host's /var/run/nri/nri.sock.
+	disabled := `"io.containerd.internal.v1.opt", "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"`
+	if criConfig == nil {
+		disabled = `"io.containerd.grpc.v1.cri", ` + disabled
+	}
 	config := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+disabled_plugins = [%s]
 [grpc]
   address = %q
 [ttrpc]
   address = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.Address, d.Address+".ttrpc")
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), disabled, d.Address, d.Address+".ttrpc")
+	if criConfig != nil {
+		config += criConfig(dir)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.cleanup)
-	d.start()
+	d.proc.start()
 	d.Client, err = client.New(d.Address, client.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatalf("containerd client: %v", err)
@@ -81,80 +104,33 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt"
 	return d
 }
 
-// start launches the daemon and waits until it answers.
-func (d *Containerd) start() {
-	d.t.Helper()
-	logf, err := os.OpenFile(filepath.Join(d.Dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// answers reports whether the daemon serves its API.
+func (d *Containerd) answers() bool {
+	c, err := client.New(d.Address)
 	if err != nil {
-		d.t.Fatal(err)
+		return false
 	}
-	defer logf.Close()
-	cmd := exec.Command("containerd", "--config", filepath.Join(d.Dir, "config.toml"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group: a signal to the test does not reach the daemon
-	// before the cleanup has run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		d.t.Fatalf("start containerd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	d.mu.Lock()
-	d.cmd, d.exited = cmd, exited
-	d.mu.Unlock()
-
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if c, err := client.New(d.Address); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_, err = c.Version(ctx)
-			cancel()
-			_ = c.Close()
-			if err == nil {
-				return
-			}
-		}
-		select {
-		case <-exited:
-			d.t.Fatalf("containerd exited at start:\n%s", d.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("containerd did not answer on %s:\n%s", d.Address, d.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = c.Version(ctx)
+	return err == nil
 }
 
 // Stop terminates the daemon (containers keep running in their shims).
 func (d *Containerd) Stop() {
-	d.mu.Lock()
-	cmd, exited := d.cmd, d.exited
-	d.cmd = nil
-	d.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
+	d.proc.stop()
 }
 
 // Restart stops and starts the daemon on the same root, state and socket.
 func (d *Containerd) Restart() {
 	d.t.Helper()
-	d.Stop()
-	d.start()
+	d.proc.restart()
 }
 
 // Log returns the daemon's log.
 func (d *Containerd) Log() string {
-	b, _ := os.ReadFile(filepath.Join(d.Dir, "containerd.log"))
-	return string(b)
+	return d.proc.log()
 }
 
 // Namespace returns a context in a new containerd namespace with a name
@@ -326,12 +302,9 @@ func isGone(err error) bool {
 // cleanup removes every task, container and snapshot, stops the daemon,
 // unmounts what is left under Dir, removes the namespaces' cgroups and Dir.
 func (d *Containerd) cleanup() {
-	d.mu.Lock()
-	running := d.cmd != nil
-	d.mu.Unlock()
 	if d.Client != nil {
-		if !running {
-			d.start() // to reap what a test left after stopping it
+		if !d.proc.started() {
+			d.proc.start() // to reap what a test left after stopping it
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		d.reap(ctx)

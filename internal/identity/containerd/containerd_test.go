@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,8 +19,6 @@ import (
 	"github.com/bulwark-security/bulwark/internal/testenv"
 )
 
-const waitTimeout = 20 * time.Second
-
 // env is a private containerd with an image, and a registry following it.
 type env struct {
 	t   *testing.T
@@ -34,6 +31,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	d := testenv.StartContainerd(t)
+	// Before the daemon's cleanup, which removes the log.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("containerd log:\n%s", d.Log())
+		}
+	})
 	ctx, ns := d.Namespace(t.Context(), "bwid")
 	img := d.ImportBusybox(ctx, "docker.io/library/busybox:bulwark")
 	return &env{t: t, d: d, ctx: ctx, ns: ns, img: img}
@@ -56,51 +59,19 @@ func (e *env) startRegistry() *identity.Registry {
 
 // run starts e.reg until the test ends.
 func (e *env) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.reg.Start(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			e.t.Errorf("registry: %v", err)
-		}
-	})
+	testenv.RunRegistry(e.t, e.reg)
 }
 
-// waitContainer waits until the registry holds container id with a run
-// accepted by ok (nil: any).
-func (e *env) waitContainer(id string, ok func(*identity.Container) bool) *identity.Container {
+// waitContainer waits until the registry holds container id.
+func (e *env) waitContainer(id string) *identity.Container {
 	e.t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		changed := e.reg.Changed()
-		for _, c := range e.reg.Containers() {
-			if c.ID == id && (ok == nil || ok(c)) {
-				return c
-			}
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			e.t.Fatalf("container %s not in the registry (or not as expected): %v\n%s", id, e.reg.Containers(), e.d.Log())
-		}
-	}
+	return testenv.WaitContainer(e.t, e.reg, "container "+id, testenv.HasID(id))
 }
 
+// waitGone waits until the registry no longer holds container id.
 func (e *env) waitGone(id string) {
 	e.t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		changed := e.reg.Changed()
-		if !slices.ContainsFunc(e.reg.Containers(), func(c *identity.Container) bool { return c.ID == id }) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			e.t.Fatalf("container %s still in the registry", id)
-		}
-	}
+	testenv.WaitNoContainer(e.t, e.reg, "container "+id, testenv.HasID(id))
 }
 
 func cgroupOfPID(t *testing.T, pid uint32) (string, uint64) {
@@ -113,23 +84,14 @@ func cgroupOfPID(t *testing.T, pid uint32) (string, uint64) {
 	return p, id
 }
 
-func nsInode(t *testing.T, pid uint32, ns string) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Ino
-}
-
 func TestTwoContainersGetDistinctIdentities(t *testing.T) {
 	e := newEnv(t)
 	before := time.Now().Add(-time.Second)
 	_, t1 := e.d.Run(e.ctx, "web", e.img, testenv.RunOptions{Labels: map[string]string{"app": "web", identity.LabelNamespace: "team1"}})
 	c2, t2 := e.d.Run(e.ctx, "db", e.img, testenv.RunOptions{Labels: map[string]string{"app": "db"}})
 	reg := e.startRegistry()
-	web := e.waitContainer("web", nil)
-	db := e.waitContainer("db", nil)
+	web := e.waitContainer("web")
+	db := e.waitContainer("db")
 
 	root, err := reg.Host().Root()
 	if err != nil {
@@ -158,20 +120,7 @@ func TestTwoContainersGetDistinctIdentities(t *testing.T) {
 			if c.PID != tc.task.Pid() {
 				t.Errorf("pid %d, want %d", c.PID, tc.task.Pid())
 			}
-			wantPath := "/" + e.ns + "/" + c.ID
-			var st unix.Stat_t
-			if err := unix.Stat(filepath.Join(root, wantPath), &st); err != nil {
-				t.Fatal(err)
-			}
-			if c.CgroupPath != wantPath || c.CgroupID != st.Ino {
-				t.Errorf("cgroup %s (%d), want %s (%d)", c.CgroupPath, c.CgroupID, wantPath, st.Ino)
-			}
-			if c.PidNS != nsInode(t, c.PID, "pid") || c.MntNS != nsInode(t, c.PID, "mnt") || c.PidNS == nsInode(t, uint32(os.Getpid()), "pid") {
-				t.Errorf("pid ns %d mnt ns %d", c.PidNS, c.MntNS)
-			}
-			if c.StartedAt.Before(before) || c.StartedAt.After(time.Now()) || !c.StoppedAt.IsZero() {
-				t.Errorf("started %v stopped %v", c.StartedAt, c.StoppedAt)
-			}
+			testenv.CheckRun(t, c, root, "/"+e.ns+"/"+c.ID, before)
 			w := c.Workload()
 			if !w.Standalone || w.ContainerName != c.ID || w.Namespace != tc.ns || !maps.Equal(w.Labels, tc.labels) {
 				t.Errorf("workload %+v", w)
@@ -206,7 +155,7 @@ func TestTwoContainersGetDistinctIdentities(t *testing.T) {
 		if _, err := c2.SetLabels(e.ctx, map[string]string{"tier": "data"}); err != nil {
 			t.Fatal(err)
 		}
-		got := e.waitContainer("db", func(c *identity.Container) bool { return c.Labels["tier"] == "data" })
+		got := testenv.WaitContainer(t, e.reg, "db labelled tier=data", func(c *identity.Container) bool { return c.ID == "db" && c.Labels["tier"] == "data" })
 		if got.CgroupID != db.CgroupID || got.PID != db.PID {
 			t.Errorf("update changed the run: %+v", got)
 		}
@@ -217,7 +166,7 @@ func TestRestartedContainerGetsNewIdentity(t *testing.T) {
 	e := newEnv(t)
 	c, task := e.d.Run(e.ctx, "app", e.img, testenv.RunOptions{})
 	reg := e.startRegistry()
-	first := e.waitContainer("app", nil)
+	first := e.waitContainer("app")
 	events, cancel := reg.Subscribe()
 	defer cancel()
 	if ev := <-events; ev.Type != identity.Added || ev.Container != first {
@@ -225,7 +174,7 @@ func TestRestartedContainerGetsNewIdentity(t *testing.T) {
 	}
 
 	e.d.StopTask(e.ctx, task)
-	ev := nextEvent(t, events)
+	ev := testenv.NextEvent(t, events)
 	if ev.Type != identity.Removed || ev.Container.CgroupID != first.CgroupID || ev.Container.StoppedAt.IsZero() {
 		t.Fatalf("after stop: %v %+v", ev.Type, ev.Container)
 	}
@@ -234,7 +183,7 @@ func TestRestartedContainerGetsNewIdentity(t *testing.T) {
 	}
 
 	task = e.d.StartTask(e.ctx, c)
-	ev = nextEvent(t, events)
+	ev = testenv.NextEvent(t, events)
 	second := ev.Container
 	if ev.Type != identity.Added || second.ID != "app" || second.PID != task.Pid() {
 		t.Fatalf("after restart: %v %+v", ev.Type, second)
@@ -247,21 +196,6 @@ func TestRestartedContainerGetsNewIdentity(t *testing.T) {
 	}
 	if n := len(reg.Containers()); n != 1 {
 		t.Errorf("%d containers, want 1", n)
-	}
-}
-
-// nextEvent returns the next registry event, skipping Updated ones.
-func nextEvent(t *testing.T, events <-chan identity.Event) identity.Event {
-	t.Helper()
-	for {
-		select {
-		case ev := <-events:
-			if ev.Type != identity.Updated {
-				return ev
-			}
-		case <-time.After(waitTimeout):
-			t.Fatal("no registry event")
-		}
 	}
 }
 
@@ -307,7 +241,7 @@ func TestEarlyEventIsHeldThenEnriched(t *testing.T) {
 				got.res.Container.ID != id || got.res.Container.Labels["app"] != "early" || got.res.Expired {
 				t.Fatalf("emitted %q %+v, want %q enriched with container %s", got.event, got.res, want, id)
 			}
-		case <-time.After(waitTimeout):
+		case <-time.After(testenv.WaitTimeout):
 			t.Fatalf("%q never emitted", want)
 		}
 	}
@@ -325,19 +259,19 @@ func TestRegistryRecoversAfterContainerdRestart(t *testing.T) {
 	e := newEnv(t)
 	c1, _ := e.d.Run(e.ctx, "before", e.img, testenv.RunOptions{})
 	e.startRegistry()
-	before := e.waitContainer("before", nil)
+	before := e.waitContainer("before")
 
 	e.d.Stop()
 	time.Sleep(300 * time.Millisecond) // let the source notice and back off
 	e.d.Restart()
 
 	_, task2 := e.d.Run(e.ctx, "after", e.img, testenv.RunOptions{})
-	after := e.waitContainer("after", nil)
+	after := e.waitContainer("after")
 	if after.PID != task2.Pid() {
 		t.Errorf("after restart: pid %d, want %d", after.PID, task2.Pid())
 	}
 	// The container that ran through the restart keeps its identity.
-	if got := e.waitContainer("before", nil); got.CgroupID != before.CgroupID || got.PID != before.PID {
+	if got := e.waitContainer("before"); got.CgroupID != before.CgroupID || got.PID != before.PID {
 		t.Errorf("container running through the restart changed: %+v -> %+v", before, got)
 	}
 	// And its exit is still seen.
@@ -353,7 +287,7 @@ func TestContainerdRestartWhileStoppedRemovesExitedContainers(t *testing.T) {
 	e := newEnv(t)
 	_, task := e.d.Run(e.ctx, "gone", e.img, testenv.RunOptions{})
 	e.startRegistry()
-	e.waitContainer("gone", nil)
+	e.waitContainer("gone")
 	e.d.Stop()
 	// The task exits while containerd is down: no event will tell.
 	if err := unix.Kill(int(task.Pid()), unix.SIGKILL); err != nil {
@@ -377,7 +311,7 @@ func TestCRISandboxIsSkippedAndGivesPodLabels(t *testing.T) {
 	e.d.Run(e.ctx, sandboxID, e.img, testenv.RunOptions{Labels: sandboxLabels})
 	e.d.Run(e.ctx, appID, e.img, testenv.RunOptions{Labels: appLabels})
 	e.startRegistry()
-	app := e.waitContainer(appID, nil)
+	app := e.waitContainer(appID)
 	if len(e.reg.Containers()) != 1 {
 		t.Errorf("sandbox not skipped: %v", e.reg.Containers())
 	}
@@ -406,7 +340,7 @@ func TestStandalonePolicySelectionByContainerNameRegexAndLabels(t *testing.T) {
 	e.d.Run(e.ctx, "c1", e.img, testenv.RunOptions{Labels: map[string]string{identity.LabelNerdctlName: "web-frontend", "app": "web"}})
 	e.d.Run(e.ctx, "c2", e.img, testenv.RunOptions{Labels: map[string]string{identity.LabelNerdctlName: "db-primary", "app": "db", identity.LabelNamespace: "data"}})
 	e.startRegistry()
-	web, db := e.waitContainer("c1", nil), e.waitContainer("c2", nil)
+	web, db := e.waitContainer("c1"), e.waitContainer("c2")
 	if web.Name != "web-frontend" || db.Name != "db-primary" {
 		t.Fatalf("names %q %q", web.Name, db.Name)
 	}

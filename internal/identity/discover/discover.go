@@ -1,6 +1,7 @@
 // Package discover finds the container runtimes of a node, from explicit
 // socket configuration or KubeArmor's well-known socket paths, and builds
-// the identity Sources that follow them.
+// the identity Sources that follow them: Docker's Engine API, containerd's
+// own API, and the CRI v1 API for CRI-O.
 package discover
 
 import (
@@ -15,10 +16,11 @@ import (
 
 	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/identity/containerd"
+	"github.com/bulwark-security/bulwark/internal/identity/cri"
 	"github.com/bulwark-security/bulwark/internal/identity/docker"
 )
 
-// ErrUnsupported is returned for a runtime Bulwark cannot follow yet.
+// ErrUnsupported is returned for a runtime Bulwark cannot follow.
 var ErrUnsupported = errors.New("container runtime not supported")
 
 // Endpoint is a runtime socket.
@@ -99,9 +101,10 @@ func Detect(root string) []Endpoint {
 }
 
 // Sources returns the sources for cfg's endpoints and the endpoints used.
-// A CRI-O endpoint is reported with ErrUnsupported (the others still work).
-// When Docker is followed, containerd's "moby" namespace is skipped: the
-// same containers, without their Docker names.
+// A CRI-O endpoint is followed over the CRI (the cri package), its
+// containers tagged identity.RuntimeCRIO. When Docker is followed,
+// containerd's "moby" namespace is skipped: the same containers, without
+// their Docker names.
 func Sources(cfg Config) ([]identity.Source, []Endpoint, error) {
 	var eps []Endpoint
 	var errs []error
@@ -129,6 +132,8 @@ func Sources(cfg Config) ([]identity.Source, []Endpoint, error) {
 				o.SkipNamespaces = []string{"moby"}
 			}
 			srcs = append(srcs, containerd.New(o))
+		case identity.RuntimeCRIO:
+			srcs = append(srcs, cri.New(cri.Options{Address: e.Address, Runtime: identity.RuntimeCRIO, Backoff: cfg.Backoff, Logger: cfg.Logger}))
 		default:
 			errs = append(errs, fmt.Errorf("%s at %s: %w", e.Runtime, e.Address, ErrUnsupported))
 			continue

@@ -1,7 +1,6 @@
 package discover
 
 import (
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-security/bulwark/internal/identity"
+	"github.com/bulwark-security/bulwark/internal/identity/cri"
 )
 
 func TestParse(t *testing.T) {
@@ -57,15 +57,27 @@ func TestDetectAndSources(t *testing.T) {
 		t.Fatalf("Detect = %+v, want one each of %v", got, want)
 	}
 	srcs, used, err := Sources(Config{Root: root})
-	if !errors.Is(err, ErrUnsupported) || len(srcs) != 2 || len(used) != 2 {
+	if err != nil || len(srcs) != 3 || !slices.Equal(used, got) {
 		t.Fatalf("Sources: %d sources, %v, %v", len(srcs), used, err)
 	}
-	if srcs[0].Name() != "docker:"+filepath.Join(root, "/var/run/docker.sock") ||
-		srcs[1].Name() != "containerd:"+filepath.Join(root, "/run/containerd/containerd.sock") {
-		t.Errorf("names %s %s", srcs[0].Name(), srcs[1].Name())
+	wantNames := []string{
+		"docker:" + filepath.Join(root, "/var/run/docker.sock"),
+		"containerd:" + filepath.Join(root, "/run/containerd/containerd.sock"),
+		"cri-o:" + filepath.Join(root, "/run/crio/crio.sock"),
 	}
-	srcs, _, err = Sources(Config{Sockets: []string{"unix:///run/containerd/containerd.sock"}})
-	if err != nil || len(srcs) != 1 {
+	for i, s := range srcs {
+		if s.Name() != wantNames[i] {
+			t.Errorf("source %d: %s, want %s", i, s.Name(), wantNames[i])
+		}
+	}
+	if _, ok := srcs[2].(*cri.Source); !ok {
+		t.Errorf("CRI-O source is a %T, want *cri.Source", srcs[2])
+	}
+	srcs, _, err = Sources(Config{Sockets: []string{"unix:///run/containerd/containerd.sock", "unix:///var/run/crio/crio.sock"}})
+	if err != nil || len(srcs) != 2 || srcs[1].Name() != "cri-o:/var/run/crio/crio.sock" {
 		t.Errorf("explicit: %d sources, %v", len(srcs), err)
+	}
+	if _, _, err := Sources(Config{Sockets: []string{"/run/other.sock"}}); err == nil {
+		t.Errorf("an unknown socket is accepted")
 	}
 }
