@@ -44,7 +44,9 @@ func benchPath(depth int) string {
 // (BPF_PROG_TEST_RUN of the harness, which runs the LSM programs' decision
 // functions), by rule count, path depth and patterns.
 func BenchmarkKernelDecision(b *testing.B) {
-	h := newHarness(b, Options{MaxRuleEntries: 1 << 16, MaxDFARows: 1 << 14})
+	// Room for two generations of the largest pattern DFA (an update writes
+	// the new one beside the old).
+	h := newHarness(b, Options{MaxRuleEntries: 1 << 16, MaxDFARows: 1 << 16})
 	for _, n := range []int{0, 10, 1000, 10000} {
 		for _, depth := range []int{2, 20} {
 			for _, pat := range []bool{false, true} {

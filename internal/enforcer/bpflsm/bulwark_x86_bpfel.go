@@ -114,9 +114,12 @@ const (
 	bulwarkProgBulwarkFileOpen      = "bulwark_file_open"
 	bulwarkProgBulwarkHarness       = "bulwark_harness"
 	bulwarkProgBulwarkPathChmod     = "bulwark_path_chmod"
+	bulwarkProgBulwarkPathLink      = "bulwark_path_link"
 	bulwarkProgBulwarkPathMkdir     = "bulwark_path_mkdir"
+	bulwarkProgBulwarkPathMknod     = "bulwark_path_mknod"
 	bulwarkProgBulwarkPathRename    = "bulwark_path_rename"
 	bulwarkProgBulwarkPathRmdir     = "bulwark_path_rmdir"
+	bulwarkProgBulwarkPathSymlink   = "bulwark_path_symlink"
 	bulwarkProgBulwarkPathTruncate  = "bulwark_path_truncate"
 	bulwarkProgBulwarkPathUnlink    = "bulwark_path_unlink"
 	bulwarkProgBulwarkSocketAccept  = "bulwark_socket_accept"
@@ -171,9 +174,12 @@ type bulwarkProgramSpecs struct {
 	BulwarkFileOpen      *ebpf.ProgramSpec `ebpf:"bulwark_file_open"`
 	BulwarkHarness       *ebpf.ProgramSpec `ebpf:"bulwark_harness"`
 	BulwarkPathChmod     *ebpf.ProgramSpec `ebpf:"bulwark_path_chmod"`
+	BulwarkPathLink      *ebpf.ProgramSpec `ebpf:"bulwark_path_link"`
 	BulwarkPathMkdir     *ebpf.ProgramSpec `ebpf:"bulwark_path_mkdir"`
+	BulwarkPathMknod     *ebpf.ProgramSpec `ebpf:"bulwark_path_mknod"`
 	BulwarkPathRename    *ebpf.ProgramSpec `ebpf:"bulwark_path_rename"`
 	BulwarkPathRmdir     *ebpf.ProgramSpec `ebpf:"bulwark_path_rmdir"`
+	BulwarkPathSymlink   *ebpf.ProgramSpec `ebpf:"bulwark_path_symlink"`
 	BulwarkPathTruncate  *ebpf.ProgramSpec `ebpf:"bulwark_path_truncate"`
 	BulwarkPathUnlink    *ebpf.ProgramSpec `ebpf:"bulwark_path_unlink"`
 	BulwarkSocketAccept  *ebpf.ProgramSpec `ebpf:"bulwark_socket_accept"`
@@ -262,9 +268,12 @@ type bulwarkPrograms struct {
 	BulwarkFileOpen      *ebpf.Program `ebpf:"bulwark_file_open"`
 	BulwarkHarness       *ebpf.Program `ebpf:"bulwark_harness"`
 	BulwarkPathChmod     *ebpf.Program `ebpf:"bulwark_path_chmod"`
+	BulwarkPathLink      *ebpf.Program `ebpf:"bulwark_path_link"`
 	BulwarkPathMkdir     *ebpf.Program `ebpf:"bulwark_path_mkdir"`
+	BulwarkPathMknod     *ebpf.Program `ebpf:"bulwark_path_mknod"`
 	BulwarkPathRename    *ebpf.Program `ebpf:"bulwark_path_rename"`
 	BulwarkPathRmdir     *ebpf.Program `ebpf:"bulwark_path_rmdir"`
+	BulwarkPathSymlink   *ebpf.Program `ebpf:"bulwark_path_symlink"`
 	BulwarkPathTruncate  *ebpf.Program `ebpf:"bulwark_path_truncate"`
 	BulwarkPathUnlink    *ebpf.Program `ebpf:"bulwark_path_unlink"`
 	BulwarkSocketAccept  *ebpf.Program `ebpf:"bulwark_socket_accept"`
@@ -279,9 +288,12 @@ func (p *bulwarkPrograms) Close() error {
 		p.BulwarkFileOpen,
 		p.BulwarkHarness,
 		p.BulwarkPathChmod,
+		p.BulwarkPathLink,
 		p.BulwarkPathMkdir,
+		p.BulwarkPathMknod,
 		p.BulwarkPathRename,
 		p.BulwarkPathRmdir,
+		p.BulwarkPathSymlink,
 		p.BulwarkPathTruncate,
 		p.BulwarkPathUnlink,
 		p.BulwarkSocketAccept,

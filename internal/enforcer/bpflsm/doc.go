@@ -30,6 +30,30 @@
 //     workload), counters (per CPU), bw_config (hash seeds, wake-up bytes,
 //     rates), barrier (see below).
 //
+// # Hooks and operations
+//
+// Each hook decides the engine.Operation it stands for:
+//
+//   - bprm_check_security: process, the executable (source: the parent's).
+//   - file_open: file, Write when opened for writing (not the exec's own
+//     open, left to bprm_check_security).
+//   - path_unlink, path_mkdir, path_rmdir, path_truncate, path_chmod,
+//     path_symlink, path_mknod: a file write of the path changed or
+//     created. For symlink that is the new link, not its content (a string,
+//     decided when a path through the link is opened); mknod also creates
+//     FIFOs and the files of AF_UNIX sockets bound to a path.
+//   - path_rename: a write of the old path, then of the new one.
+//   - path_link: a write of the existing file, then of the new name. The
+//     existing file counts because a hard link gives it a second name that
+//     rules on its path do not name, through which it could then be written;
+//     so a Block or readOnly rule on a file also refuses hard links to it.
+//   - socket_create, socket_connect, socket_accept: network; capable:
+//     capabilities.
+//
+// Where a hook decides two paths, the first denial is the verdict and the
+// second path is not decided. A name being created has no inode yet: its
+// owner is unknown, which the engine never takes for the actor.
+//
 // # Paths and hashing
 //
 // The kernel gets the full path with bpf_d_path (bprm_check_security and

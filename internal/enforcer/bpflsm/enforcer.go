@@ -123,9 +123,12 @@ type lsmObjects struct {
 	BulwarkCapable       *ebpf.Program `ebpf:"bulwark_capable"`
 	BulwarkFileOpen      *ebpf.Program `ebpf:"bulwark_file_open"`
 	BulwarkPathChmod     *ebpf.Program `ebpf:"bulwark_path_chmod"`
+	BulwarkPathLink      *ebpf.Program `ebpf:"bulwark_path_link"`
 	BulwarkPathMkdir     *ebpf.Program `ebpf:"bulwark_path_mkdir"`
+	BulwarkPathMknod     *ebpf.Program `ebpf:"bulwark_path_mknod"`
 	BulwarkPathRename    *ebpf.Program `ebpf:"bulwark_path_rename"`
 	BulwarkPathRmdir     *ebpf.Program `ebpf:"bulwark_path_rmdir"`
+	BulwarkPathSymlink   *ebpf.Program `ebpf:"bulwark_path_symlink"`
 	BulwarkPathTruncate  *ebpf.Program `ebpf:"bulwark_path_truncate"`
 	BulwarkPathUnlink    *ebpf.Program `ebpf:"bulwark_path_unlink"`
 	BulwarkSocketAccept  *ebpf.Program `ebpf:"bulwark_socket_accept"`
@@ -148,6 +151,7 @@ func (o *lsmObjects) programs() []*ebpf.Program {
 		o.BulwarkBprmCheck, o.BulwarkFileOpen,
 		o.BulwarkPathUnlink, o.BulwarkPathMkdir, o.BulwarkPathRmdir,
 		o.BulwarkPathRename, o.BulwarkPathTruncate, o.BulwarkPathChmod,
+		o.BulwarkPathLink, o.BulwarkPathSymlink, o.BulwarkPathMknod,
 		o.BulwarkSocketCreate, o.BulwarkSocketConnect, o.BulwarkSocketAccept,
 		o.BulwarkCapable,
 	}

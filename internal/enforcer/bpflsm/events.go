@@ -34,11 +34,15 @@ const (
 	HookSocketConnect Hook = 10
 	HookSocketAccept  Hook = 11
 	HookCapable       Hook = 12
+	HookPathLink      Hook = 13
+	HookPathSymlink   Hook = 14
+	HookPathMknod     Hook = 15
 )
 
 var hookNames = [...]string{
 	"HARNESS", "SECURITY_BPRM_CHECK", "FILE_OPEN", "FILE_UNLINK", "FILE_MKDIR", "FILE_RMDIR",
 	"FILE_RENAME", "FILE_TRUNCATE", "FILE_CHMOD", "SOCKET_CREATE", "SOCKET_CONNECT", "SOCKET_ACCEPT", "CAPABLE",
+	"FILE_LINK", "FILE_SYMLINK", "FILE_MKNOD",
 }
 
 // String returns KubeArmor's name of the hook, as in Data "lsm=...".

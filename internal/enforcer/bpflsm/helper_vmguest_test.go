@@ -99,6 +99,24 @@ func helperOp(f []string) int {
 		return errnoOf(syscall.Rename(f[1], f[2]))
 	case "chown":
 		return errnoOf(syscall.Chown(f[1], 1000, 1000))
+	case "link":
+		return errnoOf(syscall.Link(f[1], f[2]))
+	case "symlink":
+		return errnoOf(syscall.Symlink(f[1], f[2]))
+	case "mknod": // mknod PATH fifo|reg|chr (chr: 1:3, as /dev/null)
+		mode := map[string]uint32{"fifo": syscall.S_IFIFO, "reg": syscall.S_IFREG, "chr": syscall.S_IFCHR}[f[2]]
+		dev := 0
+		if mode == syscall.S_IFCHR {
+			dev = 1<<8 | 3
+		}
+		return errnoOf(syscall.Mknod(f[1], mode|0o644, dev))
+	case "bind": // an AF_UNIX socket file at f[1]
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return errnoOf(err)
+		}
+		defer syscall.Close(fd)
+		return errnoOf(syscall.Bind(fd, &syscall.SockaddrUnix{Name: f[1]}))
 	}
 	return -1
 }

@@ -331,3 +331,65 @@ func TestPathOperations(t *testing.T) {
 		t.Errorf("mkdir out of scope: errno %d", got)
 	}
 }
+
+// TestCreateOperations checks that link, symlink and mknod (FIFO, device
+// and, through bind(2), an AF_UNIX socket file) are writes of the new path
+// and that link is also a write of the existing file; out of scope, and in
+// scope outside the rule, they succeed without an event.
+func TestCreateOperations(t *testing.T) {
+	l := getLab(t)
+	dir := guest.SharedTempDir(t)
+	prot := dir + "/protected/"
+	free := dir + "/free/"
+	victim := mkfile(t, prot+"victim", false)
+	plain := mkfile(t, free+"plain", false)
+	cg := guest.NewCgroup(t)
+	id := WorkloadID(cg.ID)
+	spec := l.apply(t, id, engine.Workload{}, pol("create",
+		policy.Rule{Class: policy.ClassFile, Matcher: policy.MatchDirectory, Dir: prot, Recursive: true, ReadOnly: true, Action: policy.ActionBlock}))
+	for _, c := range []struct {
+		op   string
+		made string // the file the operation creates
+		path string // the denied path: the event's Resource
+		data string
+	}{
+		{"link " + victim + " " + free + "alias", free + "alias", victim, "lsm=FILE_LINK"},
+		{"link " + plain + " " + prot + "alias", prot + "alias", prot + "alias", "lsm=FILE_LINK"},
+		{"symlink " + plain + " " + prot + "sym", prot + "sym", prot + "sym", "lsm=FILE_SYMLINK"},
+		{"mknod " + prot + "fifo fifo", prot + "fifo", prot + "fifo", "lsm=FILE_MKNOD"},
+		{"mknod " + prot + "reg reg", prot + "reg", prot + "reg", "lsm=FILE_MKNOD"},
+		{"mknod " + prot + "null chr", prot + "null", prot + "null", "lsm=FILE_MKNOD"},
+		{"bind " + prot + "sock", prot + "sock", prot + "sock", "lsm=FILE_MKNOD"},
+	} {
+		if got := l.helper(t, cg, false, c.op); got != eperm {
+			t.Errorf("%s in scope: errno %d, want EPERM", c.op, got)
+			continue
+		}
+		r := l.expect(t, id, c.op, func(r *rec) bool { return true })
+		checkAlert(t, r, spec, wantAlert{Action: "Block", PolicyName: "create", Operation: "File", Resource: c.path,
+			Data: c.data, Result: denied, Source: l.self})
+		if _, err := os.Lstat(c.made); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s in scope made %s: %v", c.op, c.made, err)
+		}
+		if got := l.helper(t, nil, false, c.op); got != 0 {
+			t.Errorf("%s out of scope: errno %d", c.op, got)
+		}
+		if err := os.Remove(c.made); err != nil {
+			t.Errorf("%s out of scope: %v", c.op, err)
+		}
+	}
+	// Outside the rule nothing is denied or reported: the next event is the
+	// final denial's.
+	for _, op := range []string{"link " + plain + " " + free + "alias", "symlink " + victim + " " + free + "sym",
+		"mknod " + free + "fifo fifo", "bind " + free + "sock"} {
+		if got := l.helper(t, cg, false, op); got != 0 {
+			t.Errorf("%s in scope, outside the rule: errno %d", op, got)
+		}
+	}
+	if got := l.helper(t, cg, false, "mknod "+prot+"last fifo"); got != eperm {
+		t.Fatalf("mknod %slast: errno %d, want EPERM", prot, got)
+	}
+	if r := l.expect(t, id, "final denial", func(r *rec) bool { return true }); r.path != prot+"last" {
+		t.Errorf("event for %q (%s), want only the final denial's", r.path, r.Hook)
+	}
+}

@@ -81,6 +81,9 @@ enum hook {
 	HOOK_SOCKET_CONNECT = 10,
 	HOOK_SOCKET_ACCEPT = 11,
 	HOOK_CAPABLE = 12,
+	HOOK_PATH_LINK = 13,
+	HOOK_PATH_SYMLINK = 14,
+	HOOK_PATH_MKNOD = 15,
 };
 
 // Counters (PERCPU_ARRAY indexes).
@@ -781,44 +784,76 @@ static __always_inline int path_op(__u32 hook, struct vfsmount *mnt, struct dent
 	__u32 len = 0;
 	__u32 start = walk_path(mnt, dentry, 0, &len);
 	struct task_struct *t = bpf_get_current_task_btf();
+	// A dentry being created has no inode yet: its owner is unknown, never
+	// the actor (as in the engine).
 	__u32 combo = tty_bit(t) | owner_bit(BPF_CORE_READ(dentry, d_inode)) | 1;
 	return check_path(s, cgid, wl, hook, CLASS_FILE, start, len, combo, t, 0);
+}
+
+// dir_op decides a change of the entry dentry of directory dir, after the
+// other LSMs (ret) allowed it.
+static __always_inline int dir_op(__u32 hook, const struct path *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return path_op(hook, BPF_CORE_READ(dir, mnt), dentry);
 }
 
 SEC("lsm/path_unlink")
 int BPF_PROG(bulwark_path_unlink, const struct path *dir, struct dentry *dentry, int ret)
 {
-	if (ret)
-		return ret;
-	return path_op(HOOK_PATH_UNLINK, BPF_CORE_READ(dir, mnt), dentry);
+	return dir_op(HOOK_PATH_UNLINK, dir, dentry, ret);
 }
 
 SEC("lsm/path_mkdir")
 int BPF_PROG(bulwark_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode, int ret)
 {
-	if (ret)
-		return ret;
-	return path_op(HOOK_PATH_MKDIR, BPF_CORE_READ(dir, mnt), dentry);
+	return dir_op(HOOK_PATH_MKDIR, dir, dentry, ret);
 }
 
 SEC("lsm/path_rmdir")
 int BPF_PROG(bulwark_path_rmdir, const struct path *dir, struct dentry *dentry, int ret)
 {
+	return dir_op(HOOK_PATH_RMDIR, dir, dentry, ret);
+}
+
+// mknod also creates FIFOs and, through bind(2), AF_UNIX socket files.
+SEC("lsm/path_mknod")
+int BPF_PROG(bulwark_path_mknod, const struct path *dir, struct dentry *dentry, umode_t mode, unsigned int dev, int ret)
+{
+	return dir_op(HOOK_PATH_MKNOD, dir, dentry, ret);
+}
+
+// old_name, the link's content, is only a string: it is decided when a
+// path through the link is opened.
+SEC("lsm/path_symlink")
+int BPF_PROG(bulwark_path_symlink, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
+{
+	return dir_op(HOOK_PATH_SYMLINK, dir, dentry, ret);
+}
+
+// A hard link is a write of the existing file (a second name, which rules on
+// its path do not name), then of the new name. linkat refuses EXDEV before
+// this hook: both are on new_dir's mount.
+SEC("lsm/path_link")
+int BPF_PROG(bulwark_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, int ret)
+{
 	if (ret)
 		return ret;
-	return path_op(HOOK_PATH_RMDIR, BPF_CORE_READ(dir, mnt), dentry);
+	int r = path_op(HOOK_PATH_LINK, BPF_CORE_READ(new_dir, mnt), old_dentry);
+	if (r)
+		return r;
+	return dir_op(HOOK_PATH_LINK, new_dir, new_dentry, 0);
 }
 
 SEC("lsm/path_rename")
 int BPF_PROG(bulwark_path_rename, const struct path *old_dir, struct dentry *old_dentry, const struct path *new_dir,
 	     struct dentry *new_dentry, unsigned int flags, int ret)
 {
-	if (ret)
-		return ret;
-	int r = path_op(HOOK_PATH_RENAME, BPF_CORE_READ(old_dir, mnt), old_dentry);
+	int r = dir_op(HOOK_PATH_RENAME, old_dir, old_dentry, ret);
 	if (r)
 		return r;
-	return path_op(HOOK_PATH_RENAME, BPF_CORE_READ(new_dir, mnt), new_dentry);
+	return dir_op(HOOK_PATH_RENAME, new_dir, new_dentry, 0);
 }
 
 SEC("lsm/path_truncate")
