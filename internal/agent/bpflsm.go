@@ -33,6 +33,9 @@ type bpfLSM struct {
 // cannot be used here.
 func newBPFLSM(o EnforcerOptions) (Enforcer, error) {
 	var opts bpflsm.Options
+	if c := o.Config; c != nil {
+		opts.MaxWorkloads, opts.MaxRuleEntries, opts.MaxDFARows = c.BPFMaxWorkloads, c.BPFMaxRuleEntries, c.BPFMaxDFARows
+	}
 	if o.Probe != nil && o.Probe.SecurityFS.Path != "" {
 		opts.LSMFile = filepath.Join(o.Probe.SecurityFS.Path, "lsm")
 	}

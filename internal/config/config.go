@@ -52,6 +52,9 @@ type Config struct {
 	MachineIDPath string
 	UntrackedNs   []string
 
+	// BPF-LSM map sizes (entries), fixed when bulwarkd starts.
+	BPFMaxWorkloads, BPFMaxRuleEntries, BPFMaxDFARows int
+
 	PolicyDir   string // watched policy directory; empty for none
 	StateDir    string // persisted API policies live in StateDir/policies
 	PIDFile     string // empty disables the pid file
@@ -264,6 +267,12 @@ var keys = []*Key{
 		lsmList, func(c *Config) *[]string { return &c.LSM }),
 	strKey("enforcer", "auto", "enforcer override: auto (follow lsm), bpf, apparmor or none", false, oneOf(enforcerValues),
 		func(c *Config) *string { return &c.Enforcer }),
+	intKey("bpfMaxWorkloads", "4096", "BPF-LSM: workloads (host and containers) with rules", false, 16, 1<<20,
+		func(c *Config) *int { return &c.BPFMaxWorkloads }),
+	intKey("bpfMaxRuleEntries", "262144", "BPF-LSM: rule entries of all workloads; an update needs room for a workload's old and new entries", false, 1024, 1<<24,
+		func(c *Config) *int { return &c.BPFMaxRuleEntries }),
+	intKey("bpfMaxDFARows", "8192", "BPF-LSM: rows of the matchPatterns automata of all workloads (about 16 per pattern; an update needs room for old and new)", false, 256, 1<<20,
+		func(c *Config) *int { return &c.BPFMaxDFARows }),
 	strKey("bpfFsPath", "/sys/fs/bpf", "bpffs mount point", true, absPath, func(c *Config) *string { return &c.BPFFsPath }),
 	strKey("procfsMount", "/proc", "host procfs", true, absPath, func(c *Config) *string { return &c.ProcfsMount }),
 	strKey("machineIDPath", "/etc/machine-id", "machine id file (NodeID); the hostname is used when it is missing", true, absPath,

@@ -60,6 +60,22 @@ func TestDefaultsHostMode(t *testing.T) {
 	if c.Origin("gRPC").Source != SourceDefault {
 		t.Errorf("origin = %v", c.Origin("gRPC"))
 	}
+	if c.BPFMaxWorkloads != 4096 || c.BPFMaxRuleEntries != 262144 || c.BPFMaxDFARows != 8192 {
+		t.Errorf("BPF map sizes %d %d %d", c.BPFMaxWorkloads, c.BPFMaxRuleEntries, c.BPFMaxDFARows)
+	}
+}
+
+func TestBPFMapSizes(t *testing.T) {
+	f := writeFile(t, t.TempDir(), "c.yaml", "bpfMaxDFARows: 65536\nbpfMaxWorkloads: 8\n")
+	_, err := Load(Options{File: f, Hostname: fixedHost})
+	if err == nil || !strings.Contains(err.Error(), f+":2:18: bpfMaxWorkloads: 8 is out of range 16-1048576") {
+		t.Fatalf("too few workloads: %v", err)
+	}
+	f = writeFile(t, t.TempDir(), "c.yaml", "bpfMaxDFARows: 65536\n")
+	c, err := Load(Options{File: f, Hostname: fixedHost})
+	if err != nil || c.BPFMaxDFARows != 65536 {
+		t.Fatalf("bpfMaxDFARows: %v %v", c, err)
+	}
 }
 
 func TestPrecedence(t *testing.T) {
