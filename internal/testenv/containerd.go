@@ -27,11 +27,16 @@ import (
 	"github.com/bulwark-security/bulwark/internal/mountinfo"
 )
 
-// Snapshotter is the snapshotter containers use (the host's / is ext4).
+// Snapshotter is the snapshotter containers use where the kernel has
+// overlayfs (the host); elsewhere (the kernel lab's guest, whose overlay
+// module is not in its initramfs) they use "native".
 const Snapshotter = "overlayfs"
 
 // Containerd is a private containerd daemon.
 type Containerd struct {
+	snapshotter string
+	noPivotRoot bool
+
 	// Address is the gRPC socket; Dir holds root, state, config and log.
 	Address, Dir string
 	// Client talks to the daemon; it survives Restart.
@@ -67,7 +72,10 @@ func startContainerd(t testing.TB, criConfig func(dir string) string) *Container
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Containerd{Address: filepath.Join(dir, "c.sock"), Dir: dir, t: t}
+	// "containerd" in the socket's name: bulwarkd (like KubeArmor) tells a
+	// runtime by its socket path.
+	d := &Containerd{Address: filepath.Join(dir, "containerd.sock"), Dir: dir, t: t,
+		snapshotter: snapshotterHere(), noPivotRoot: rootIsRAM()}
 	d.proc = &daemon{
 		t: t, name: "containerd", address: d.Address,
 		args:    []string{"--config", filepath.Join(dir, "config.toml")},
@@ -168,7 +176,7 @@ func (d *Containerd) ImportBusybox(ctx context.Context, ref string) client.Image
 		d.t.Fatalf("import image: %s not among %v", ref, imgs)
 	}
 	img := client.NewImage(d.Client, imgs[i])
-	if err := img.Unpack(ctx, Snapshotter); err != nil {
+	if err := img.Unpack(ctx, d.snapshotter); err != nil {
 		d.t.Fatalf("unpack image: %v", err)
 	}
 	return img
@@ -193,7 +201,7 @@ func (d *Containerd) Run(ctx context.Context, id string, img client.Image, o Run
 	}
 	c, err := d.Client.NewContainer(ctx, id,
 		client.WithImage(img),
-		client.WithSnapshotter(Snapshotter),
+		client.WithSnapshotter(d.snapshotter),
 		client.WithNewSnapshot(id+"-rootfs", img),
 		client.WithContainerLabels(o.Labels),
 		client.WithNewSpec(specOpts...),
@@ -210,7 +218,11 @@ func (d *Containerd) Run(ctx context.Context, id string, img client.Image, o Run
 // StartTask creates and starts a task of c.
 func (d *Containerd) StartTask(ctx context.Context, c client.Container) client.Task {
 	d.t.Helper()
-	task, err := c.NewTask(ctx, cio.NullIO)
+	var opts []client.NewTaskOpts
+	if d.noPivotRoot {
+		opts = append(opts, client.WithNoPivotRoot)
+	}
+	task, err := c.NewTask(ctx, cio.NullIO, opts...)
 	if err != nil {
 		d.t.Fatalf("create task %s: %v", c.ID(), err)
 	}
@@ -251,13 +263,27 @@ func (d *Containerd) Exec(ctx context.Context, task client.Task, args ...string)
 // exec process and returns its (host) pid and exit status.
 func (d *Containerd) ExecWait(ctx context.Context, task client.Task, args ...string) (pid, status uint32) {
 	d.t.Helper()
+	return d.exec(ctx, task, cio.NullIO, args)
+}
+
+// ExecOutput is ExecWait returning the exit status and the output (stdout
+// and stderr together).
+func (d *Containerd) ExecOutput(ctx context.Context, task client.Task, args ...string) (status uint32, output string) {
+	d.t.Helper()
+	var out syncBuffer
+	_, status = d.exec(ctx, task, cio.NewCreator(cio.WithStreams(nil, &out, &out)), args)
+	return status, out.String()
+}
+
+func (d *Containerd) exec(ctx context.Context, task client.Task, io cio.Creator, args []string) (pid, status uint32) {
+	d.t.Helper()
 	spec, err := task.Spec(ctx)
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	pspec := *spec.Process
 	pspec.Args = args
-	p, err := task.Exec(ctx, "exec-"+RandomHex(4), &pspec, cio.NullIO)
+	p, err := task.Exec(ctx, "exec-"+RandomHex(4), &pspec, io)
 	if err != nil {
 		d.t.Fatalf("exec in %s: %v", task.ID(), err)
 	}
@@ -271,11 +297,58 @@ func (d *Containerd) ExecWait(ctx context.Context, task client.Task, args ...str
 	}
 	select {
 	case st := <-wait:
+		// The exit is reported once the output is copied (cio waits).
+		if io := p.IO(); io != nil {
+			io.Wait()
+		}
 		return p.Pid(), st.ExitCode()
-	case <-time.After(20 * time.Second):
+	case <-time.After(60 * time.Second):
 		d.t.Fatalf("exec %v in %s did not exit", args, task.ID())
 	}
 	return 0, 0
+}
+
+// syncBuffer collects an exec's output, written from cio's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// snapshotterHere is Snapshotter where the kernel has overlayfs, else
+// "native".
+func snapshotterHere() string {
+	b, err := os.ReadFile("/proc/filesystems")
+	if err == nil && !strings.Contains(string(b), "\toverlay\n") {
+		return "native"
+	}
+	return Snapshotter
+}
+
+// rootIsRAM reports whether / is an initramfs (the kernel lab's guest),
+// where runc cannot pivot_root.
+func rootIsRAM() bool {
+	mounts, err := mountinfo.Read("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, m := range mounts {
+		if m.Point == "/" {
+			return m.FSType == "rootfs"
+		}
+	}
+	return false
 }
 
 func killAndDelete(ctx context.Context, task client.Task) error {

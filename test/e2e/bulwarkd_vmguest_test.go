@@ -238,14 +238,15 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// start writes the configuration and starts bulwarkd; its stderr and the
-// alert file go to the test's artifacts.
-func (l *lab) start() {
+// start writes the configuration (the lab's paths, BPF-LSM, then extra:
+// YAML lines of the test's own keys) and starts bulwarkd; it returns once
+// bulwarkd's gRPC socket listens. Its stderr, configuration and alert file
+// go to the test's artifacts.
+func (l *lab) start(extra string) {
 	t := l.t
 	work := t.TempDir()
 	l.logPath = filepath.Join(work, "events.jsonl")
 	l.sock = filepath.Join(work, "bulwarkd.sock")
-	l.metrics = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cfg := fmt.Sprintf(`host: e2e-guest
 cluster: e2e
 gRPC: unix://%s
@@ -255,17 +256,9 @@ policyDir: %s
 stateDir: %s
 pidFile: %s
 machineIDPath: %s
-enableKubeArmorHostPolicy: true
-enableKubeArmorPolicy: false
 lsm: bpf
-hostDefaultNetworkPosture: block
-metricsAddr: %s
-# The monitor runs beside the enforcer: host process telemetry only, so
-# that the alerts checked here can only come from BPF-LSM in the kernel.
-visibility: none
-hostVisibility: process
 `, l.sock, l.logPath, l.policyDir, filepath.Join(work, "state"), filepath.Join(work, "bulwarkd.pid"),
-		filepath.Join(work, "machine-id"), l.metrics)
+		filepath.Join(work, "machine-id")) + extra
 	cfgPath := filepath.Join(work, "bulwarkd.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -319,6 +312,23 @@ hostVisibility: process
 			t.Fatalf("bulwarkd not listening on %s after %v\n%s", l.sock, startBudget, b)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends bulwarkd SIGTERM and checks that it exits with status 0
+// within 30 s.
+func (l *lab) stop(t *testing.T) {
+	t.Helper()
+	if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("bulwarkd did not exit within 30 s of SIGTERM")
+	}
+	if l.exitErr != nil {
+		t.Errorf("bulwarkd exited with %v, want status 0", l.exitErr)
 	}
 }
 
@@ -440,7 +450,16 @@ func TestBulwarkdBPFLSM(t *testing.T) {
   action: Block
 `)
 
-	l.start()
+	l.metrics = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	l.start(`enableKubeArmorHostPolicy: true
+enableKubeArmorPolicy: false
+hostDefaultNetworkPosture: block
+metricsAddr: ` + l.metrics + `
+# The monitor runs beside the enforcer: host process telemetry only, so
+# that the alerts checked here can only come from BPF-LSM in the kernel.
+visibility: none
+hostVisibility: process
+`)
 	conn := l.watch(ctx)
 	helper, target := l.path("helper"), l.path("target")
 	blocked := want{Type: "MatchedHostPolicy", Enforcer: "BPFLSM", Action: "Block", Result: "Operation not permitted"}
@@ -623,17 +642,7 @@ func TestBulwarkdBPFLSM(t *testing.T) {
 	})
 
 	t.Run("sigterm_ends_enforcement", func(t *testing.T) {
-		if err := l.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-l.exited:
-		case <-time.After(30 * time.Second):
-			t.Fatal("bulwarkd did not exit within 30 s of SIGTERM")
-		}
-		if l.exitErr != nil {
-			t.Errorf("bulwarkd exited with %v, want status 0", l.exitErr)
-		}
+		l.stop(t)
 		for _, op := range []string{"exec " + target, "open " + l.path("secret"), "write " + l.path("ro"), "udp",
 			"chown " + l.path("owned")} {
 			if e, _ := l.helper(op); e != 0 {

@@ -20,9 +20,18 @@ const (
 	hostApparmorParser = "/sbin/apparmor_parser"
 )
 
+// containerRuntime are the container runtime's programs (package
+// containerd, which brings runc), copied with their libraries (runc needs
+// libseccomp) to the same paths in the guest, for container tests
+// (test/e2e's TestContainer*). The guest has no overlay module: they use
+// containerd's native snapshotter, and runc runs without pivot_root (the
+// initramfs root cannot be pivoted).
+var containerRuntime = []string{"/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/sbin/runc"}
+
 // baseImage is the part of the guest root that changes rarely: busybox, the
-// agent as /init, apparmor_parser with its libraries, the users and the empty
-// directories. Each run adds a payload layer (see payloadImage).
+// agent as /init, apparmor_parser with its libraries, the container runtime
+// (containerRuntime), the users and the empty directories. Each run adds a
+// payload layer (see payloadImage).
 func baseImage(ctx context.Context, vminit string) (*Image, error) {
 	im := NewImage()
 	if err := im.CopyFile("/bin/busybox", hostBusybox); err != nil {
@@ -42,6 +51,11 @@ func baseImage(ctx context.Context, vminit string) (*Image, error) {
 	}
 	if err := im.CopyBinary(ctx, "/sbin/apparmor_parser", hostApparmorParser); err != nil {
 		return nil, err
+	}
+	for _, p := range containerRuntime {
+		if err := im.CopyBinary(ctx, p, p); err != nil {
+			return nil, err
+		}
 	}
 	im.File(lab.Marker, 0o644, []byte("bulwark kernel lab guest\n"))
 	im.File("/etc/passwd", 0o644, fmt.Appendf(nil, "root:x:0:0:root:/root:/bin/sh\n%s:x:%d:%d::%s:/bin/sh\n",
