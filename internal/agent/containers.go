@@ -112,7 +112,7 @@ func newContainers(o ContainersOptions) *Containers {
 		if cfg.CRISocket != "" {
 			sockets = []string{cfg.CRISocket}
 		}
-		var used []discover.Endpoint
+		var used []identity.Endpoint
 		var err error
 		srcs, used, err = discover.Sources(discover.Config{Sockets: sockets, Logger: log})
 		if err != nil {

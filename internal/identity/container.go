@@ -18,6 +18,27 @@ const (
 	RuntimeCRIO       Runtime = "cri-o"
 )
 
+// Endpoint is a runtime's API socket.
+type Endpoint struct {
+	Runtime Runtime
+	// Address is the socket path as seen by this process.
+	Address string
+}
+
+// WellKnownEndpoints are the runtime sockets KubeArmor looks for when none
+// is configured, in its order per runtime.
+var WellKnownEndpoints = []Endpoint{
+	{RuntimeDocker, "/var/run/docker.sock"},
+	{RuntimeDocker, "/run/docker.sock"},
+	{RuntimeContainerd, "/var/snap/microk8s/common/run/containerd.sock"},
+	{RuntimeContainerd, "/run/k3s/containerd/containerd.sock"},
+	{RuntimeContainerd, "/run/containerd/containerd.sock"},
+	{RuntimeContainerd, "/var/run/containerd/containerd.sock"},
+	{RuntimeContainerd, "/run/dockershim.sock"},
+	{RuntimeCRIO, "/var/run/crio/crio.sock"},
+	{RuntimeCRIO, "/run/crio/crio.sock"},
+}
+
 // Labels the runtimes and KubeArmor give meaning to.
 const (
 	LabelPodName           = "io.kubernetes.pod.name"

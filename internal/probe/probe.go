@@ -28,6 +28,7 @@ import (
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 
+	"github.com/bulwark-security/bulwark/internal/identity"
 	"github.com/bulwark-security/bulwark/internal/mountinfo"
 )
 
@@ -117,20 +118,8 @@ const (
 	mountInfoPath  = "/proc/self/mountinfo"
 )
 
-// runtimeSockets are the sockets KubeArmor looks for, by runtime.
-var runtimeSockets = []Runtime{
-	{"docker", "/var/run/docker.sock"},
-	{"docker", "/run/docker.sock"},
-	{"containerd", "/var/snap/microk8s/common/run/containerd.sock"},
-	{"containerd", "/run/k3s/containerd/containerd.sock"},
-	{"containerd", "/run/containerd/containerd.sock"},
-	{"containerd", "/var/run/containerd/containerd.sock"},
-	{"containerd", "/run/dockershim.sock"},
-	{"cri-o", "/var/run/crio/crio.sock"},
-	{"cri-o", "/run/crio/crio.sock"},
-	{"nri", "/var/run/nri/nri.sock"},
-	{"nri", "/run/nri/nri.sock"},
-}
+// nriSockets are NRI's sockets, reported beside the runtimes'.
+var nriSockets = []string{"/var/run/nri/nri.sock", "/run/nri/nri.sock"}
 
 var (
 	hostOnce   sync.Once
@@ -344,10 +333,16 @@ func cgroupLayout(mounts []mountinfo.Mount) Cgroup {
 
 func runtimes() []Runtime {
 	found := []Runtime{}
-	for _, rt := range runtimeSockets {
-		if fi, err := os.Stat(rt.Socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			found = append(found, rt)
+	add := func(name, socket string) {
+		if fi, err := os.Stat(socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			found = append(found, Runtime{Name: name, Socket: socket})
 		}
+	}
+	for _, e := range identity.WellKnownEndpoints {
+		add(string(e.Runtime), e.Address)
+	}
+	for _, s := range nriSockets {
+		add("nri", s)
 	}
 	return found
 }

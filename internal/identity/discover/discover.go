@@ -23,27 +23,6 @@ import (
 // ErrUnsupported is returned for a runtime Bulwark cannot follow.
 var ErrUnsupported = errors.New("container runtime not supported")
 
-// Endpoint is a runtime socket.
-type Endpoint struct {
-	Runtime identity.Runtime
-	// Address is the socket path as seen by this process.
-	Address string
-}
-
-// WellKnown are the sockets probed when none is configured, in KubeArmor's
-// order per runtime.
-var WellKnown = []Endpoint{
-	{identity.RuntimeDocker, "/var/run/docker.sock"},
-	{identity.RuntimeDocker, "/run/docker.sock"},
-	{identity.RuntimeContainerd, "/var/snap/microk8s/common/run/containerd.sock"},
-	{identity.RuntimeContainerd, "/run/k3s/containerd/containerd.sock"},
-	{identity.RuntimeContainerd, "/run/containerd/containerd.sock"},
-	{identity.RuntimeContainerd, "/var/run/containerd/containerd.sock"},
-	{identity.RuntimeContainerd, "/run/dockershim.sock"},
-	{identity.RuntimeCRIO, "/var/run/crio/crio.sock"},
-	{identity.RuntimeCRIO, "/run/crio/crio.sock"},
-}
-
 // Config says where to look.
 type Config struct {
 	// Sockets are explicit runtime sockets ("unix:///run/containerd/containerd.sock"
@@ -59,30 +38,30 @@ type Config struct {
 }
 
 // Parse reads an explicit socket setting.
-func Parse(socket string) (Endpoint, error) {
+func Parse(socket string) (identity.Endpoint, error) {
 	addr := strings.TrimPrefix(socket, "unix://")
 	if strings.Contains(addr, "://") || !filepath.IsAbs(addr) {
-		return Endpoint{}, fmt.Errorf("runtime socket %q: want unix:///path or /path", socket)
+		return identity.Endpoint{}, fmt.Errorf("runtime socket %q: want unix:///path or /path", socket)
 	}
 	switch {
 	case strings.Contains(addr, "docker.sock"):
-		return Endpoint{identity.RuntimeDocker, addr}, nil
+		return identity.Endpoint{Runtime: identity.RuntimeDocker, Address: addr}, nil
 	case strings.Contains(addr, "containerd") || strings.Contains(addr, "dockershim"):
-		return Endpoint{identity.RuntimeContainerd, addr}, nil
+		return identity.Endpoint{Runtime: identity.RuntimeContainerd, Address: addr}, nil
 	case strings.Contains(addr, "crio"):
-		return Endpoint{identity.RuntimeCRIO, addr}, nil
+		return identity.Endpoint{Runtime: identity.RuntimeCRIO, Address: addr}, nil
 	case strings.Contains(addr, "docker"):
-		return Endpoint{identity.RuntimeDocker, addr}, nil
+		return identity.Endpoint{Runtime: identity.RuntimeDocker, Address: addr}, nil
 	}
-	return Endpoint{}, fmt.Errorf("runtime socket %q: cannot tell docker, containerd or cri-o from its path", socket)
+	return identity.Endpoint{}, fmt.Errorf("runtime socket %q: cannot tell docker, containerd or cri-o from its path", socket)
 }
 
 // Detect returns the well-known sockets under root that exist, once each
 // (/var/run is usually a link to /run).
-func Detect(root string) []Endpoint {
-	var out []Endpoint
+func Detect(root string) []identity.Endpoint {
+	var out []identity.Endpoint
 	seen := map[string]bool{}
-	for _, e := range WellKnown {
+	for _, e := range identity.WellKnownEndpoints {
 		p := filepath.Join(root, e.Address)
 		st, err := os.Stat(p)
 		if err != nil || st.Mode().Type() != fs.ModeSocket {
@@ -94,7 +73,7 @@ func Detect(root string) []Endpoint {
 		}
 		if !seen[real] {
 			seen[real] = true
-			out = append(out, Endpoint{e.Runtime, p})
+			out = append(out, identity.Endpoint{Runtime: e.Runtime, Address: p})
 		}
 	}
 	return out
@@ -105,8 +84,8 @@ func Detect(root string) []Endpoint {
 // containers tagged identity.RuntimeCRIO. When Docker is followed,
 // containerd's "moby" namespace is skipped: the same containers, without
 // their Docker names.
-func Sources(cfg Config) ([]identity.Source, []Endpoint, error) {
-	var eps []Endpoint
+func Sources(cfg Config) ([]identity.Source, []identity.Endpoint, error) {
+	var eps []identity.Endpoint
 	var errs []error
 	if len(cfg.Sockets) == 0 {
 		eps = Detect(cfg.Root)
@@ -119,9 +98,9 @@ func Sources(cfg Config) ([]identity.Source, []Endpoint, error) {
 		}
 		eps = append(eps, e)
 	}
-	hasDocker := slices.ContainsFunc(eps, func(e Endpoint) bool { return e.Runtime == identity.RuntimeDocker })
+	hasDocker := slices.ContainsFunc(eps, func(e identity.Endpoint) bool { return e.Runtime == identity.RuntimeDocker })
 	var srcs []identity.Source
-	var used []Endpoint
+	var used []identity.Endpoint
 	for _, e := range eps {
 		switch e.Runtime {
 		case identity.RuntimeDocker:
