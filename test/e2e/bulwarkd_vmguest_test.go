@@ -101,6 +101,7 @@ func (l *lab) helper(op string) (errno, pid int) {
 type want struct {
 	Type, PolicyName, Severity, Operation, Resource, Enforcer, Action, Result string
 	ProcessName, ParentProcessName                                            string
+	ContainerName, ContainerID, ContainerImage, NamespaceName                 string
 	HostPID, HostPPID                                                         int
 }
 
@@ -116,7 +117,9 @@ func (w want) match(a map[string]any) bool {
 	num := func(k string) int { f, _ := a[k].(float64); return int(f) }
 	for k, v := range map[string]string{"Type": w.Type, "PolicyName": w.PolicyName, "Severity": w.Severity,
 		"Operation": w.Operation, "Resource": w.Resource, "Enforcer": w.Enforcer, "Action": w.Action,
-		"Result": w.Result, "ProcessName": w.ProcessName, "ParentProcessName": w.ParentProcessName} {
+		"Result": w.Result, "ProcessName": w.ProcessName, "ParentProcessName": w.ParentProcessName,
+		"ContainerName": w.ContainerName, "ContainerID": w.ContainerID, "ContainerImage": w.ContainerImage,
+		"NamespaceName": w.NamespaceName} {
 		if v != "" && str(k) != v {
 			return false
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,41 +40,6 @@ spec:
 %s`, policy, identity.DefaultNamespace, name, severity, body)
 }
 
-// containerAlert is what a container alert must say; empty fields are not
-// checked.
-type containerAlert struct {
-	Type, PolicyName, Severity, Operation, Resource, Enforcer, Action, Result string
-	ContainerName, ContainerID, ContainerImage, NamespaceName, ProcessName    string
-}
-
-func (w containerAlert) match(a map[string]any) bool {
-	for k, v := range map[string]string{"Type": w.Type, "PolicyName": w.PolicyName, "Severity": w.Severity,
-		"Operation": w.Operation, "Resource": w.Resource, "Enforcer": w.Enforcer, "Action": w.Action,
-		"Result": w.Result, "ContainerName": w.ContainerName, "ContainerID": w.ContainerID,
-		"ContainerImage": w.ContainerImage, "NamespaceName": w.NamespaceName, "ProcessName": w.ProcessName} {
-		if s, _ := a[k].(string); v != "" && s != v {
-			return false
-		}
-	}
-	return true
-}
-
-// waitAlert waits until an alert matching w is in l's logPath.
-func waitAlert(t *testing.T, l *lab, w containerAlert, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if slices.ContainsFunc(l.logAlerts(), w.match) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("no alert %+v in logPath within %v; alerts:\n%s", w, within, dump(l.logAlerts()))
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // TestContainerEnforcementBPFLSM runs containerd and runc in the guest with
 // two busybox containers, web and db, and the real bulwarkd following that
 // containerd with BPF-LSM and two KubeArmorPolicies selecting web by its
@@ -83,7 +47,7 @@ func waitAlert(t *testing.T, l *lab, w containerAlert, within time.Duration) {
 // /tmp/blocked/echo, the other Audits reads of /tmp/audited. It checks,
 // with containerd exec processes (as `ctr task exec`), that in web the
 // blocked exec fails with EPERM and another exec works, with Block and
-// Audit alerts from BPFLSM naming web in logPath; that the same
+// Audit alerts from BPFLSM naming web in logPath and over gRPC; that the same
 // operations in db (not selected) succeed without alerts; and that after
 // SIGTERM the blocked exec works again in web.
 func TestContainerEnforcementBPFLSM(t *testing.T) {
@@ -154,6 +118,7 @@ criSocket: unix://` + d.Address + `
 visibility: none
 hostVisibility: none
 `)
+	l.watch(ctx)
 	phase("bulwarkd listening")
 
 	blockedCmd := []string{"sh", "-c", blocked + " hello"}
@@ -181,10 +146,10 @@ hostVisibility: none
 		if blockedStatus != 126 || !strings.Contains(blockedOut, blocked+": Operation not permitted") {
 			t.Errorf("in web: %v: status %d, output %q; want 126, %s: Operation not permitted", blockedCmd, blockedStatus, blockedOut, blocked)
 		}
-		waitAlert(t, l, containerAlert{Type: "MatchedPolicy", PolicyName: blockPol, Severity: "5", Operation: "Process",
+		l.expectAlert(want{Type: "MatchedPolicy", PolicyName: blockPol, Severity: "5", Operation: "Process",
 			Resource: blocked, Enforcer: "BPFLSM", Action: "Block", Result: "Operation not permitted",
 			ContainerName: webName, ContainerID: webID, ContainerImage: ref, NamespaceName: identity.DefaultNamespace,
-			ProcessName: blocked}, 20*time.Second)
+			ProcessName: blocked})
 	})
 
 	t.Run("unselected_container_unaffected", func(t *testing.T) {
@@ -203,10 +168,10 @@ hostVisibility: none
 		if st != 0 || out != "allowed\naudited\n" {
 			t.Errorf("in web: /bin/echo and read of %s: status %d, output %q; want 0, allowed and audited", audited, st, out)
 		}
-		waitAlert(t, l, containerAlert{Type: "MatchedPolicy", PolicyName: auditPol, Severity: "2", Operation: "File",
+		l.expectAlert(want{Type: "MatchedPolicy", PolicyName: auditPol, Severity: "2", Operation: "File",
 			Resource: audited, Enforcer: "BPFLSM", Action: "Audit", Result: "Passed",
 			ContainerName: webName, ContainerID: webID, ContainerImage: ref, NamespaceName: identity.DefaultNamespace,
-			ProcessName: "/bin/busybox"}, 20*time.Second)
+			ProcessName: "/bin/busybox"})
 	})
 
 	t.Run("no_alert_for_unselected_container", func(t *testing.T) {
