@@ -280,6 +280,7 @@ func TestBinarySIGTERMAndBadConfig(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // when a check below fails
 	eventually(t, "bulwarkd running", settle, func() bool { return strings.Contains(logs.String(), `"msg":"bulwarkd running"`) })
 	if b, err := os.ReadFile(e.pidFile); err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(cmd.Process.Pid) {
 		t.Errorf("pid file %q %v", b, err)
