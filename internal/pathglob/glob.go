@@ -35,7 +35,7 @@ const (
 type state struct {
 	kind predKind
 	r    rune
-	cls  *charClass
+	cls  *Class
 }
 
 func (s *state) accepts(r rune) bool {
@@ -47,14 +47,14 @@ func (s *state) accepts(r rune) bool {
 	case predAnyRune:
 		return true
 	case predClass:
-		return s.cls.contains(r)
+		return s.cls.Contains(r)
 	}
 	return false
 }
 
 // Compile parses pattern and compiles it for matching.
 func Compile(pattern string) (*Glob, error) {
-	seq, err := parse(pattern)
+	seq, err := Parse(pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func Compile(pattern string) (*Glob, error) {
 	n := literalPrefixLen(seq)
 	var prefix strings.Builder
 	for _, nd := range seq[:n] {
-		prefix.WriteRune(nd.r)
+		prefix.WriteRune(nd.Rune)
 	}
 	g.prefix = prefix.String()
 	if n == len(seq) {
@@ -94,9 +94,9 @@ func Match(pattern, path string) bool {
 // literalPrefixLen counts the leading literal nodes of seq. U+FFFD ends the
 // prefix because, in a path, it also stands for an invalid byte that a byte
 // comparison would not match.
-func literalPrefixLen(seq []node) int {
+func literalPrefixLen(seq []Node) int {
 	for i, nd := range seq {
-		if nd.kind != nodeLiteral || nd.r == utf8.RuneError {
+		if nd.Kind != KindLiteral || nd.Rune == utf8.RuneError {
 			return i
 		}
 	}

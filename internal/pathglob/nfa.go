@@ -38,35 +38,35 @@ func (b *builder) consume(kind predKind, next int) int {
 	return b.add(inst{kind: instConsume, st: state{kind: kind}, next: next})
 }
 
-func (b *builder) sequence(seq []node, next int) int {
+func (b *builder) sequence(seq []Node, next int) int {
 	for i := len(seq) - 1; i >= 0; i-- {
 		next = b.node(seq[i], next)
 	}
 	return next
 }
 
-func (b *builder) node(nd node, next int) int {
-	switch nd.kind {
-	case nodeLiteral:
-		return b.add(inst{kind: instConsume, st: state{kind: predRune, r: nd.r}, next: next})
-	case nodeAny:
+func (b *builder) node(nd Node, next int) int {
+	switch nd.Kind {
+	case KindLiteral:
+		return b.add(inst{kind: instConsume, st: state{kind: predRune, r: nd.Rune}, next: next})
+	case KindAny:
 		return b.consume(predNotSlash, next)
-	case nodeClass:
-		return b.add(inst{kind: instConsume, st: state{kind: predClass, cls: nd.cls}, next: next})
-	case nodeStar:
+	case KindClass:
+		return b.add(inst{kind: instConsume, st: state{kind: predClass, cls: nd.Class}, next: next})
+	case KindStar:
 		loop := b.add(inst{kind: instSplit})
 		body := predNotSlash
-		if nd.deep {
+		if nd.Deep {
 			body = predAnyRune
 		}
 		b.insts[loop].alts = []int{b.consume(body, loop), next}
-		if nd.afterSlash {
+		if nd.AfterSlash {
 			return b.consume(predNotSlash, loop)
 		}
 		return loop
-	default: // nodeAlt
-		starts := make([]int, len(nd.alts))
-		for i, alt := range nd.alts {
+	default: // KindAlt
+		starts := make([]int, len(nd.Alts))
+		for i, alt := range nd.Alts {
 			starts[i] = b.sequence(alt, next)
 		}
 		return b.add(inst{kind: instSplit, alts: starts})
@@ -76,7 +76,7 @@ func (b *builder) node(nd node, next int) int {
 // build compiles seq into g's NFA. Split instructions disappear: each
 // consuming state records, as a bitset, the states reachable from its
 // successor by epsilon moves alone.
-func (b *builder) build(g *Glob, seq []node) {
+func (b *builder) build(g *Glob, seq []Node) {
 	accept := b.add(inst{kind: instAccept})
 	entry := b.sequence(seq, accept)
 

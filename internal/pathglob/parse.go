@@ -16,45 +16,51 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("pathglob: %s at offset %d in %q", e.Msg, e.Offset, e.Pattern)
 }
 
-type nodeKind uint8
+// NodeKind is the kind of a pattern element.
+type NodeKind uint8
 
+// Pattern elements.
 const (
-	nodeLiteral nodeKind = iota // one rune
-	nodeAny                     // ?
-	nodeClass                   // [...]
-	nodeStar                    // * or **
-	nodeAlt                     // {a,b}
+	KindLiteral NodeKind = iota // one rune
+	KindAny                     // ?: one rune but '/'
+	KindClass                   // [...]
+	KindStar                    // * or **
+	KindAlt                     // {a,b}
 )
 
-// node is one element of a parsed pattern.
-type node struct {
-	kind nodeKind
-	r    rune       // nodeLiteral
-	cls  *charClass // nodeClass
-	// deep is set for **; afterSlash when the star directly follows a '/'
+// Node is one element of a parsed pattern. Parse exposes the tree so that
+// other matchers (the BPF-LSM enforcer's byte automaton) compile the same
+// syntax without parsing it again.
+type Node struct {
+	Kind  NodeKind
+	Rune  rune   // KindLiteral
+	Class *Class // KindClass
+	// Deep is set for **; AfterSlash when the star directly follows a '/'
 	// in the pattern text and must therefore match at least one non-'/'.
-	deep, afterSlash bool
-	alts             [][]node // nodeAlt
+	Deep, AfterSlash bool
+	Alts             [][]Node // KindAlt
 }
 
-// charClass is a bracket expression: a set of inclusive rune ranges.
-type charClass struct {
-	negated bool
-	ranges  []rune // pairs lo, hi
+// Class is a bracket expression: a set of inclusive rune ranges, never
+// matching '/'.
+type Class struct {
+	Negated bool
+	Ranges  []rune // pairs lo, hi
 }
 
-func (c *charClass) contains(r rune) bool {
+// Contains reports whether the class matches r.
+func (c *Class) Contains(r rune) bool {
 	if r == '/' {
 		return false
 	}
 	in := false
-	for i := 0; i < len(c.ranges); i += 2 {
-		if c.ranges[i] <= r && r <= c.ranges[i+1] {
+	for i := 0; i < len(c.Ranges); i += 2 {
+		if c.Ranges[i] <= r && r <= c.Ranges[i+1] {
 			in = true
 			break
 		}
 	}
-	return in != c.negated
+	return in != c.Negated
 }
 
 type parser struct {
@@ -62,7 +68,8 @@ type parser struct {
 	pos int
 }
 
-func parse(pattern string) ([]node, error) {
+// Parse parses pattern into its elements, or returns a *SyntaxError.
+func Parse(pattern string) ([]Node, error) {
 	p := &parser{src: pattern}
 	if !utf8.ValidString(pattern) {
 		for i, r := range pattern {
@@ -80,8 +87,8 @@ func (p *parser) errorAt(offset int, msg string) *SyntaxError {
 
 // sequence parses elements until the end of the pattern or, inside braces,
 // until an unescaped ',' or '}' (which it leaves for the caller).
-func (p *parser) sequence(inBraces bool) ([]node, error) {
-	var seq []node
+func (p *parser) sequence(inBraces bool) ([]Node, error) {
+	var seq []Node
 	for p.pos < len(p.src) {
 		switch c := p.src[p.pos]; c {
 		case '*':
@@ -89,20 +96,20 @@ func (p *parser) sequence(inBraces bool) ([]node, error) {
 			for p.pos < len(p.src) && p.src[p.pos] == '*' {
 				p.pos++
 			}
-			seq = append(seq, node{
-				kind:       nodeStar,
-				deep:       p.pos-start > 1,
-				afterSlash: start > 0 && p.src[start-1] == '/',
+			seq = append(seq, Node{
+				Kind:       KindStar,
+				Deep:       p.pos-start > 1,
+				AfterSlash: start > 0 && p.src[start-1] == '/',
 			})
 		case '?':
 			p.pos++
-			seq = append(seq, node{kind: nodeAny})
+			seq = append(seq, Node{Kind: KindAny})
 		case '[':
 			cls, err := p.class()
 			if err != nil {
 				return nil, err
 			}
-			seq = append(seq, node{kind: nodeClass, cls: cls})
+			seq = append(seq, Node{Kind: KindClass, Class: cls})
 		case ']':
 			return nil, p.errorAt(p.pos, "unmatched ']'")
 		case '{':
@@ -110,7 +117,7 @@ func (p *parser) sequence(inBraces bool) ([]node, error) {
 			if err != nil {
 				return nil, err
 			}
-			seq = append(seq, node{kind: nodeAlt, alts: alts})
+			seq = append(seq, Node{Kind: KindAlt, Alts: alts})
 		case '}', ',':
 			if inBraces {
 				return seq, nil
@@ -119,13 +126,13 @@ func (p *parser) sequence(inBraces bool) ([]node, error) {
 				return nil, p.errorAt(p.pos, "unmatched '}'")
 			}
 			p.pos++
-			seq = append(seq, node{kind: nodeLiteral, r: ','})
+			seq = append(seq, Node{Kind: KindLiteral, Rune: ','})
 		default:
 			r, err := p.literal()
 			if err != nil {
 				return nil, err
 			}
-			seq = append(seq, node{kind: nodeLiteral, r: r})
+			seq = append(seq, Node{Kind: KindLiteral, Rune: r})
 		}
 	}
 	return seq, nil
@@ -145,10 +152,10 @@ func (p *parser) literal() (rune, error) {
 }
 
 // alternation parses "{a,b,...}" starting at '{'.
-func (p *parser) alternation() ([][]node, error) {
+func (p *parser) alternation() ([][]Node, error) {
 	open := p.pos
 	p.pos++
-	var alts [][]node
+	var alts [][]Node
 	for {
 		seq, err := p.sequence(true)
 		if err != nil {
@@ -167,12 +174,12 @@ func (p *parser) alternation() ([][]node, error) {
 }
 
 // class parses "[...]" starting at '['.
-func (p *parser) class() (*charClass, error) {
+func (p *parser) class() (*Class, error) {
 	open := p.pos
 	p.pos++
-	cls := &charClass{}
+	cls := &Class{}
 	if p.pos < len(p.src) && p.src[p.pos] == '^' {
-		cls.negated = true
+		cls.Negated = true
 		p.pos++
 	}
 	for {
@@ -197,9 +204,9 @@ func (p *parser) class() (*charClass, error) {
 				return nil, p.errorAt(dash, "reversed range in '[...]'")
 			}
 		}
-		cls.ranges = append(cls.ranges, lo, hi)
+		cls.Ranges = append(cls.Ranges, lo, hi)
 	}
-	if len(cls.ranges) == 0 {
+	if len(cls.Ranges) == 0 {
 		return nil, p.errorAt(open, "empty '[]'")
 	}
 	p.pos++

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/bulwark-security/bulwark/internal/pathglob"
 )
 
 // This file compiles the matchPatterns globs of one class of a workload into
@@ -13,7 +15,7 @@ import (
 // states name the set of patterns that match, and the rules-map entries of
 // that accept set carry the patterns' verdicts.
 //
-// The syntax is package pathglob's. Differences, on non-ASCII input only:
+// The syntax and the parse tree are package pathglob's. Differences, on non-ASCII input only:
 // `?` and bracket classes consume one byte rather than one UTF-8 character,
 // and a class with non-ASCII members accepts any byte >= 0x80 (Compile
 // warns). Literals, `*` and `**` are exact at the byte level.
@@ -62,179 +64,72 @@ func (n *nfa) consume(set byteSet, next int) int {
 	return n.add(nstate{set: &set, next: next, acc: -1, consume: true})
 }
 
-// globParser parses a pathglob pattern (already validated by
-// pathglob.Compile) straight into NFA states, back to front.
-type globParser struct {
-	src string
-	pos int
-	n   *nfa
-}
-
-type gnode struct {
-	kind       byte // 'l' literal bytes, '?', '[' class, '*' star, '{' alternation
-	lit        []byte
-	set        byteSet
-	deep       bool
-	afterSlash bool
-	alts       [][]gnode
-}
-
-func (p *globParser) sequence(inBraces bool) ([]gnode, error) {
-	var seq []gnode
-	for p.pos < len(p.src) {
-		switch c := p.src[p.pos]; c {
-		case '*':
-			start := p.pos
-			for p.pos < len(p.src) && p.src[p.pos] == '*' {
-				p.pos++
-			}
-			seq = append(seq, gnode{kind: '*', deep: p.pos-start > 1, afterSlash: start > 0 && p.src[start-1] == '/'})
-		case '?':
-			p.pos++
-			seq = append(seq, gnode{kind: '?'})
-		case '[':
-			set, err := p.class()
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, gnode{kind: '[', set: set})
-		case '{':
-			p.pos++
-			var alts [][]gnode
-			for {
-				alt, err := p.sequence(true)
-				if err != nil {
-					return nil, err
-				}
-				alts = append(alts, alt)
-				if p.pos >= len(p.src) {
-					return nil, fmt.Errorf("unclosed '{'")
-				}
-				c := p.src[p.pos]
-				p.pos++
-				if c == '}' {
-					break
-				}
-			}
-			seq = append(seq, gnode{kind: '{', alts: alts})
-		case '}', ',':
-			if inBraces {
-				return seq, nil
-			}
-			if c == '}' {
-				return nil, fmt.Errorf("unmatched '}'")
-			}
-			p.pos++
-			seq = append(seq, gnode{kind: 'l', lit: []byte{','}})
-		case ']':
-			return nil, fmt.Errorf("unmatched ']'")
-		default:
-			r, err := p.literal()
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, gnode{kind: 'l', lit: utf8.AppendRune(nil, r)})
-		}
-	}
-	return seq, nil
-}
-
-func (p *globParser) literal() (rune, error) {
-	if p.src[p.pos] == '\\' {
-		if p.pos+1 == len(p.src) {
-			return 0, fmt.Errorf("trailing backslash")
-		}
-		p.pos++
-	}
-	r, size := utf8.DecodeRuneInString(p.src[p.pos:])
-	p.pos += size
-	return r, nil
-}
-
-func (p *globParser) class() (byteSet, error) {
-	var set byteSet
-	p.pos++ // '['
-	negated := false
-	if p.pos < len(p.src) && p.src[p.pos] == '^' {
-		negated = true
-		p.pos++
-	}
-	first := true
-	for {
-		if p.pos >= len(p.src) {
-			return set, fmt.Errorf("unclosed '['")
-		}
-		if p.src[p.pos] == ']' && !first {
-			p.pos++
-			break
-		}
-		first = false
-		lo, err := p.literal()
-		if err != nil {
-			return set, err
-		}
-		hi := lo
-		if p.pos+1 < len(p.src) && p.src[p.pos] == '-' && p.src[p.pos+1] != ']' {
-			p.pos++
-			if hi, err = p.literal(); err != nil {
-				return set, err
-			}
-		}
-		if hi >= 0x80 {
-			p.n.nonASCII = true
-			set.addRange(0x80, 0xff)
-		}
-		if lo < 0x80 {
-			set.addRange(byte(lo), byte(min(hi, 0x7f)))
-		}
-	}
-	if negated {
-		for i := range set {
-			set[i] = ^set[i]
-		}
-	}
-	set[0] &^= 1 << '/'
-	return set, nil
-}
-
-func (n *nfa) sequence(seq []gnode, next int) int {
+func (n *nfa) sequence(seq []pathglob.Node, next int) int {
 	for i := len(seq) - 1; i >= 0; i-- {
 		next = n.node(seq[i], next)
 	}
 	return next
 }
 
-func (n *nfa) node(g gnode, next int) int {
-	switch g.kind {
-	case 'l':
-		for i := len(g.lit) - 1; i >= 0; i-- {
+// node compiles one element of pathglob's parse tree, back to front: a
+// literal becomes the bytes of its UTF-8 encoding, `?` and classes one
+// byte (see the file comment).
+func (n *nfa) node(g pathglob.Node, next int) int {
+	switch g.Kind {
+	case pathglob.KindLiteral:
+		lit := utf8.AppendRune(nil, g.Rune)
+		for i := len(lit) - 1; i >= 0; i-- {
 			var s byteSet
-			s.add(g.lit[i])
+			s.add(lit[i])
 			next = n.consume(s, next)
 		}
 		return next
-	case '?':
+	case pathglob.KindAny:
 		return n.consume(notSlash(), next)
-	case '[':
-		return n.consume(g.set, next)
-	case '*':
+	case pathglob.KindClass:
+		return n.consume(n.classBytes(g.Class), next)
+	case pathglob.KindStar:
 		loop := n.add(nstate{acc: -1})
 		body := notSlash()
-		if g.deep {
+		if g.Deep {
 			body = allBytes()
 		}
 		n.st[loop].eps = []int{n.consume(body, loop), next}
-		if g.afterSlash {
+		if g.AfterSlash {
 			return n.consume(notSlash(), loop)
 		}
 		return loop
-	default:
-		starts := make([]int, len(g.alts))
-		for i, alt := range g.alts {
+	default: // pathglob.KindAlt
+		starts := make([]int, len(g.Alts))
+		for i, alt := range g.Alts {
 			starts[i] = n.sequence(alt, next)
 		}
 		return n.add(nstate{eps: starts, acc: -1})
 	}
+}
+
+// classBytes is the byte set of a bracket class: its ASCII members, and
+// every byte >= 0x80 when a member is not ASCII (recorded in nonASCII);
+// complemented when negated; never '/'.
+func (n *nfa) classBytes(c *pathglob.Class) byteSet {
+	var set byteSet
+	for i := 0; i < len(c.Ranges); i += 2 {
+		lo, hi := c.Ranges[i], c.Ranges[i+1]
+		if hi >= 0x80 {
+			n.nonASCII = true
+			set.addRange(0x80, 0xff)
+		}
+		if lo < 0x80 {
+			set.addRange(byte(lo), byte(min(hi, 0x7f)))
+		}
+	}
+	if c.Negated {
+		for i := range set {
+			set[i] = ^set[i]
+		}
+	}
+	set[0] &^= 1 << '/'
+	return set
 }
 
 // DFA is the pattern automaton of one class. Row i (1-based) is Rows[i-1];
@@ -253,8 +148,7 @@ func buildDFA(patterns []string, maxStates int) (*DFA, bool, error) {
 	n := &nfa{}
 	var starts []int
 	for i, pat := range patterns {
-		p := &globParser{src: pat, n: n}
-		seq, err := p.sequence(false)
+		seq, err := pathglob.Parse(pat)
 		if err != nil {
 			return nil, false, fmt.Errorf("pattern %q: %w", pat, err)
 		}
