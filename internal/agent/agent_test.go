@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,25 +17,8 @@ import (
 	"github.com/bulwark-security/bulwark/internal/agent"
 	"github.com/bulwark-security/bulwark/internal/cli"
 	"github.com/bulwark-security/bulwark/internal/policy"
+	"github.com/bulwark-security/bulwark/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the daemon's concurrent logging.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // hostPolicyHead starts a KubeArmorHostPolicy for every host; its spec
 // follows.
@@ -133,7 +115,7 @@ func selected(a *agent.Agent) []string {
 
 func TestAgentInProcess(t *testing.T) {
 	e := newEnv(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	readyCh := make(chan *agent.Agent, 1)
@@ -274,7 +256,7 @@ func TestBinarySIGTERMAndBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, e.config, string(cfg)+"logPath: "+alertLog+"\n")
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cmd := exec.Command(bin, "--config", e.config, "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -332,7 +314,7 @@ func TestPIDFileFallback(t *testing.T) {
 	// /var would refuse it): the agent falls back and still starts.
 	cfg := strings.Replace(mustRead(t, e.config), "pidFile: "+e.pidFile, "pidFile: /nonexistent-dir/bulwarkd.pid", 1)
 	write(t, e.config, cfg)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	ready := make(chan struct{})

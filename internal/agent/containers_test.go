@@ -135,7 +135,7 @@ func TestContainersEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	src := containerd.New(containerd.Options{Address: d.Address, Namespaces: []string{ns},
 		Backoff: identity.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond}})
 	a, err := agent.New(agent.Options{

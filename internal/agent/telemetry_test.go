@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/config"
 	"github.com/bulwark-security/bulwark/internal/engine"
 	"github.com/bulwark-security/bulwark/internal/probe"
+	"github.com/bulwark-security/bulwark/internal/testenv"
 )
 
 // telemetryEnv is a bulwarkd set-up whose policies speak about binaries
@@ -153,7 +154,7 @@ func findEvent(recs []record, pid int, typ string) (record, bool) {
 	return recs[i], true
 }
 
-func startMain(t *testing.T, ctx context.Context, configFile string, logs *syncBuffer) (*agent.Agent, chan int) {
+func startMain(t *testing.T, ctx context.Context, configFile string, logs *testenv.SyncBuffer) (*agent.Agent, chan int) {
 	t.Helper()
 	readyCh := make(chan *agent.Agent, 1)
 	done := make(chan int, 1)
@@ -176,7 +177,7 @@ func startMain(t *testing.T, ctx context.Context, configFile string, logs *syncB
 
 func TestTelemetryHostAlerts(t *testing.T) {
 	e := newTelemetryEnv(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	a, done := startMain(t, ctx, e.config, &logs)
@@ -298,7 +299,7 @@ func TestTelemetryHostAlerts(t *testing.T) {
 }
 
 // startAgent starts a until it is ready; the channel gets Start's result.
-func startAgent(t *testing.T, ctx context.Context, a *agent.Agent, logs *syncBuffer) chan error {
+func startAgent(t *testing.T, ctx context.Context, a *agent.Agent, logs *testenv.SyncBuffer) chan error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- a.Start(ctx) }()
@@ -336,7 +337,7 @@ func TestTelemetryEnforcerAlerts(t *testing.T) {
 			}
 			report := *probe.Host()
 			report.BPFLSM = probe.Feature{Available: true}
-			var logs syncBuffer
+			var logs testenv.SyncBuffer
 			a, err := agent.New(agent.Options{
 				Config: cfg, NoSignal: true, Components: agent.DefaultComponents,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -404,7 +405,7 @@ func TestTelemetryUnavailable(t *testing.T) {
 	}
 	report := *probe.Host()
 	report.BTF = probe.BTF{Path: "/nonexistent/vmlinux"}
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	a, err := agent.New(agent.Options{Config: cfg, NoSignal: true, Components: agent.DefaultComponents,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Probe: func() *probe.Report { return &report }})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-security/bulwark/internal/agent"
 	"github.com/bulwark-security/bulwark/internal/certs"
 	"github.com/bulwark-security/bulwark/internal/config"
+	"github.com/bulwark-security/bulwark/internal/testenv"
 )
 
 // TestSelfTLS: with tlsEnabled and tlsCertProvider self (upstream's
@@ -32,7 +33,7 @@ func TestSelfTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	a, err := agent.New(agent.Options{Config: cfg, NoSignal: true, Components: agent.DefaultComponents,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Enforcers: map[string]agent.EnforcerFactory{}})
 	if err != nil {

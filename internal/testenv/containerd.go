@@ -270,7 +270,7 @@ func (d *Containerd) ExecWait(ctx context.Context, task client.Task, args ...str
 // and stderr together).
 func (d *Containerd) ExecOutput(ctx context.Context, task client.Task, args ...string) (status uint32, output string) {
 	d.t.Helper()
-	var out syncBuffer
+	var out SyncBuffer
 	_, status = d.exec(ctx, task, cio.NewCreator(cio.WithStreams(nil, &out, &out)), args)
 	return status, out.String()
 }
@@ -306,24 +306,6 @@ func (d *Containerd) exec(ctx context.Context, task client.Task, io cio.Creator,
 		d.t.Fatalf("exec %v in %s did not exit", args, task.ID())
 	}
 	return 0, 0
-}
-
-// syncBuffer collects an exec's output, written from cio's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // snapshotterHere is Snapshotter where the kernel has overlayfs, else

@@ -1,12 +1,10 @@
 package cri_test
 
 import (
-	"bytes"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +21,7 @@ type env struct {
 	t   *testing.T
 	rt  *testenv.CRI
 	reg *identity.Registry
-	log lockedBuffer
+	log testenv.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -244,22 +242,4 @@ func TestBadAddressIsAConfigurationError(t *testing.T) {
 	if got := cri.New(cri.Options{Address: "/run/crio/crio.sock"}).Name(); got != "cri-o:/run/crio/crio.sock" {
 		t.Errorf("default Name() = %q", got)
 	}
-}
-
-// lockedBuffer collects the source's log lines from several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
