@@ -243,16 +243,7 @@ func (d *Containerd) StopTask(ctx context.Context, task client.Task) {
 // Exec starts args inside task's container and returns the process.
 func (d *Containerd) Exec(ctx context.Context, task client.Task, args ...string) client.Process {
 	d.t.Helper()
-	spec, err := task.Spec(ctx)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	pspec := *spec.Process
-	pspec.Args = args
-	p, err := task.Exec(ctx, "exec-"+RandomHex(4), &pspec, cio.NullIO)
-	if err != nil {
-		d.t.Fatalf("exec in %s: %v", task.ID(), err)
-	}
+	p := d.newExec(ctx, task, cio.NullIO, args)
 	if err := p.Start(ctx); err != nil {
 		d.t.Fatalf("start exec in %s: %v", task.ID(), err)
 	}
@@ -275,7 +266,9 @@ func (d *Containerd) ExecOutput(ctx context.Context, task client.Task, args ...s
 	return status, out.String()
 }
 
-func (d *Containerd) exec(ctx context.Context, task client.Task, io cio.Creator, args []string) (pid, status uint32) {
+// newExec creates, without starting it, an exec process running args in
+// task's container with the container's process spec.
+func (d *Containerd) newExec(ctx context.Context, task client.Task, io cio.Creator, args []string) client.Process {
 	d.t.Helper()
 	spec, err := task.Spec(ctx)
 	if err != nil {
@@ -287,6 +280,12 @@ func (d *Containerd) exec(ctx context.Context, task client.Task, io cio.Creator,
 	if err != nil {
 		d.t.Fatalf("exec in %s: %v", task.ID(), err)
 	}
+	return p
+}
+
+func (d *Containerd) exec(ctx context.Context, task client.Task, io cio.Creator, args []string) (pid, status uint32) {
+	d.t.Helper()
+	p := d.newExec(ctx, task, io, args)
 	defer func() { _, _ = p.Delete(ctx) }()
 	wait, err := p.Wait(ctx) // before Start, not to miss the exit
 	if err != nil {
