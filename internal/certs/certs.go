@@ -96,19 +96,19 @@ func Ensure(dir string, opts Options) (Result, error) {
 		res.Generated = append(res.Generated, CACert, CAKey)
 	}
 	leaves := []struct {
-		cert, key string
-		usage     x509.ExtKeyUsage
-		names     []string
+		cert, key, cn string
+		usage         x509.ExtKeyUsage
+		names         []string
 	}{
-		{ServerCert, ServerKey, x509.ExtKeyUsageServerAuth, names},
-		{ClientCert, ClientKey, x509.ExtKeyUsageClientAuth, nil},
+		{ServerCert, ServerKey, "bulwark agent", x509.ExtKeyUsageServerAuth, names},
+		{ClientCert, ClientKey, "bulwark client", x509.ExtKeyUsageClientAuth, nil},
 	}
 	for _, l := range leaves {
 		cert, _, err := loadPair(path(l.cert), path(l.key))
 		if err == nil && current(cert, now()) && cert.CheckSignatureFrom(ca) == nil && covers(cert, l.names) {
 			continue
 		}
-		t := template("bulwark "+map[x509.ExtKeyUsage]string{x509.ExtKeyUsageServerAuth: "agent", x509.ExtKeyUsageClientAuth: "client"}[l.usage], now())
+		t := template(l.cn, now())
 		t.ExtKeyUsage = []x509.ExtKeyUsage{l.usage}
 		t.NotAfter = now().Add(leafLifetime)
 		setNames(t, l.names)
